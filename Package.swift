@@ -1,0 +1,52 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+
+let package = Package(
+    name: "telme",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "telme", targets: ["telme"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, found with pkg-config.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat", providers: [
+            .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswresample-dev", "libswscale-dev"]),
+        ]),
+
+        // Maths: tensors, matrix products, the elementwise kernels around them.
+        .target(name: "TelmeTensor", dependencies: ["CBLAS"]),
+        // The networks: configs, tensor layouts, RoBERTa / data2vec-audio / TimeSformer, TelME heads, ASF.
+        .target(name: "TelmeModels", dependencies: ["TelmeTensor"]),
+        // Byte-level BPE and the TelME teacher prompt.
+        .target(name: "TelmeTokenizer"),
+        // The native `.telme` model file: writer, memory-mapped validating reader.
+        .target(name: "TelmeFormat", dependencies: ["TelmeModels", "TelmeTensor"]),
+        // libhdf5 wrapper: used by the importer and the `forward` verification command only.
+        .target(name: "TelmeHDF5", dependencies: ["CHDF5"]),
+        // HDF5 export of the authors' checkpoints -> checked -> `.telme`.
+        .target(name: "TelmeImport", dependencies: ["TelmeHDF5", "TelmeModels", "TelmeFormat", "TelmeTokenizer"]),
+        // Corpora, annotation runs, output writers.
+        .target(name: "TelmePipeline", dependencies: ["TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeTensor"]),
+        // The subcommands, in a library so tests can call them.
+        .target(name: "TelmeCLI", dependencies: [
+            "TelmePipeline", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
+
+        .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),
+        .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer"]),
+        .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels"]),
+        .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeModelsTests", dependencies: ["TelmeModels", "TelmeFormat", "TelmeImport", "TelmeHDF5"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeCLITests", dependencies: ["TelmeCLI", "TelmePipeline"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// TelmeFormat: see Package.swift for this target's job.

@@ -1,0 +1,1 @@
+// TelmeHDF5: see Package.swift for this target's job.

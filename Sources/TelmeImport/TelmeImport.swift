@@ -1,0 +1,1 @@
+// TelmeImport: see Package.swift for this target's job.

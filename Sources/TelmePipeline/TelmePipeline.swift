@@ -1,0 +1,1 @@
+// TelmePipeline: see Package.swift for this target's job.

@@ -1,0 +1,1 @@
+// TelmeTokenizer: see Package.swift for this target's job.

@@ -1,0 +1,3 @@
+import TelmeCLI
+
+await TelmeCommand.main()
