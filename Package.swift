@@ -41,12 +41,17 @@ let package = Package(
         .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
 
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),
-        .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer"]),
-        .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels"]),
-        .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat"],
+        .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels", "TelmeTensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeModelsTests", dependencies: ["TelmeModels", "TelmeFormat", "TelmeImport", "TelmeHDF5"],
+        .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeCLITests", dependencies: ["TelmeCLI", "TelmePipeline"]),
+        .testTarget(name: "TelmeModelsTests",
+                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmePipelineTests", dependencies: ["TelmePipeline", "TelmeTokenizer", "TelmeModels"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeCLITests", dependencies: ["TelmeCLI", "TelmePipeline", "TelmeFormat", "TelmeHDF5"],
+                    resources: [.copy("Fixtures")]),
     ]
 )
