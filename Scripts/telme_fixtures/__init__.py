@@ -1,0 +1,1 @@
+"""Fixture builders for telme's tests: tiny random TelME checkpoints and PyTorch references."""
