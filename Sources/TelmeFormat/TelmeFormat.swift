@@ -1,1 +1,0 @@
-// TelmeFormat: see Package.swift for this target's job.

@@ -1,1 +1,0 @@
-// TelmePipeline: see Package.swift for this target's job.

@@ -1,0 +1,38 @@
+import Testing
+@testable import TelmePipeline
+
+@Suite struct RecordFormatTests {
+    let labels = ["anger", "joy"]
+
+    func record(text: String) -> AnnotationRecord {
+        AnnotationRecord(source: "a.csv", dialogue: "3", utterance: 1, speaker: "Ross", start: 1.5, end: nil,
+                         text: text, label: "joy", confidence: 0.75, probabilities: [0.25, 0.75],
+                         textLabel: "joy", gold: "anger", message: "")
+    }
+
+    @Test func csvHeaderListsEveryClass() {
+        #expect(RecordFormat.csvHeader(labels: labels) ==
+            "source,dialogue,utterance,speaker,start,end,text,label,confidence,p_anger,p_joy,text_label,audio_label,video_label,text_status,audio_status,video_status,gold,status,message\r\n")
+    }
+
+    @Test func csvQuotesPerRFC4180() {
+        let row = RecordFormat.csvRow(record(text: "Oh, \"really\"?\nYes"), labels: labels)
+        #expect(row == "a.csv,3,1,Ross,1.5,,\"Oh, \"\"really\"\"?\nYes\",joy,0.75,0.25,0.75,joy,,,ok,missing,missing,anger,ok,\r\n")
+    }
+
+    @Test func plainTextIsNotQuoted() {
+        let row = RecordFormat.csvRow(record(text: "Hi there"), labels: labels)
+        #expect(row.contains(",Hi there,"))
+    }
+
+    @Test func jsonEscapesAndKeepsKeyOrder() {
+        let json = RecordFormat.jsonObject(record(text: "tab\there \"q\" \\ \u{01} \u{92}"), labels: labels)
+        #expect(json == #"{"source":"a.csv","dialogue":"3","utterance":1,"speaker":"Ross","start":1.5,"end":null,"text":"tab\there \"q\" \\ \u0001 "# + "\u{92}" + #"","label":"joy","confidence":0.75,"p_anger":0.25,"p_joy":0.75,"text_label":"joy","audio_label":null,"video_label":null,"text_status":"ok","audio_status":"missing","video_status":"missing","gold":"anger","status":"ok","message":""}"#)
+    }
+
+    @Test func nonFiniteNumbersAreAbsent() {
+        var r = record(text: "x")
+        r.confidence = .nan
+        #expect(RecordFormat.jsonObject(r, labels: labels).contains(#""confidence":null"#))
+    }
+}
