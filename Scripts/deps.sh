@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages telme builds against, when any is missing.
+set -euo pipefail
+packages=(pkg-config libopenblas-dev libhdf5-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
