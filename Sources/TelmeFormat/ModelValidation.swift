@@ -1,0 +1,128 @@
+import TelmeModels
+
+/// Sanity rules a `ModelDescription` must meet before its tensor list is computed: every size
+/// in range (so shape arithmetic cannot trap), list lengths consistent, heads dividing widths.
+/// The writer and the reader apply the same rules, so a file that was written can be read.
+public enum ModelValidation {
+    /// Largest size, count or dimension a config may hold.
+    public static let maxDimension = Int(Int32.max)
+    /// Largest number of layers of one encoder (bounds the length of the tensor list).
+    public static let maxLayers = 1024
+    /// Largest number of labels.
+    public static let maxLabels = 4096
+
+    /// The first problem of `model`, described with its JSON key path, or nil when it is fine.
+    public static func problem(in model: ModelDescription) -> String? {
+        var checker = Checker()
+        checker.check(model)
+        return checker.problem
+    }
+
+    private struct Checker {
+        var problem: String?
+
+        mutating func fail(_ message: String) {
+            if problem == nil { problem = message }
+        }
+
+        mutating func size(_ value: Int, _ key: String, min: Int = 1, max: Int = ModelValidation.maxDimension) {
+            if value < min || value > max { fail("\(key) is \(value), expected \(min)...\(max)") }
+        }
+
+        mutating func positive(_ value: Double, _ key: String) {
+            if !(value.isFinite && value > 0) { fail("\(key) is \(value), expected a positive finite number") }
+        }
+
+        mutating func finite(_ value: Double, _ key: String) {
+            if !value.isFinite { fail("\(key) is \(value), expected a finite number") }
+        }
+
+        mutating func divides(_ heads: Int, _ width: Int, _ key: String) {
+            if heads > 0, width % heads != 0 { fail("\(key) \(heads) does not divide the width \(width)") }
+        }
+
+        mutating func check(_ model: ModelDescription) {
+            if model.dataset.isEmpty { fail("dataset is empty") }
+            size(model.labels.count, "labels count", max: ModelValidation.maxLabels)
+            if model.labels.contains(where: \.isEmpty) { fail("labels contain an empty name") }
+            if Set(model.labels).count != model.labels.count { fail("labels contain a duplicate") }
+
+            let text = model.text.encoder
+            size(text.vocabSize, "text.encoder.vocab_size")
+            size(text.hiddenSize, "text.encoder.hidden_size")
+            size(text.numHiddenLayers, "text.encoder.num_hidden_layers", min: 0, max: ModelValidation.maxLayers)
+            size(text.numAttentionHeads, "text.encoder.num_attention_heads")
+            divides(text.numAttentionHeads, text.hiddenSize, "text.encoder.num_attention_heads")
+            size(text.intermediateSize, "text.encoder.intermediate_size")
+            size(text.maxPositionEmbeddings, "text.encoder.max_position_embeddings")
+            size(text.typeVocabSize, "text.encoder.type_vocab_size")
+            positive(text.layerNormEps, "text.encoder.layer_norm_eps")
+            size(text.padTokenId, "text.encoder.pad_token_id", min: 0, max: max(text.vocabSize, 1) - 1)
+            size(model.text.projectionDim, "text.projection_dim")
+
+            if let audio = model.audio?.encoder {
+                size(audio.hiddenSize, "audio.encoder.hidden_size")
+                size(audio.numHiddenLayers, "audio.encoder.num_hidden_layers", min: 0, max: ModelValidation.maxLayers)
+                size(audio.numAttentionHeads, "audio.encoder.num_attention_heads")
+                divides(audio.numAttentionHeads, audio.hiddenSize, "audio.encoder.num_attention_heads")
+                size(audio.intermediateSize, "audio.encoder.intermediate_size")
+                positive(audio.layerNormEps, "audio.encoder.layer_norm_eps")
+                size(audio.convDim.count, "audio.encoder.conv_dim count", max: ModelValidation.maxLayers)
+                if audio.convKernel.count != audio.convDim.count || audio.convStride.count != audio.convDim.count {
+                    fail("audio.encoder.conv_dim, conv_kernel and conv_stride have different lengths "
+                        + "(\(audio.convDim.count), \(audio.convKernel.count), \(audio.convStride.count))")
+                }
+                for (i, v) in audio.convDim.enumerated() { size(v, "audio.encoder.conv_dim[\(i)]") }
+                for (i, v) in audio.convKernel.enumerated() { size(v, "audio.encoder.conv_kernel[\(i)]") }
+                for (i, v) in audio.convStride.enumerated() { size(v, "audio.encoder.conv_stride[\(i)]") }
+                size(audio.numConvPosEmbeddings, "audio.encoder.num_conv_pos_embeddings", min: 0,
+                     max: ModelValidation.maxLayers)
+                size(audio.convPosKernelSize, "audio.encoder.conv_pos_kernel_size")
+                size(audio.numConvPosEmbeddingGroups, "audio.encoder.num_conv_pos_embedding_groups")
+                divides(audio.numConvPosEmbeddingGroups, audio.hiddenSize, "audio.encoder.num_conv_pos_embedding_groups")
+            }
+
+            if let video = model.video?.encoder {
+                size(video.patchSize, "video.encoder.patch_size")
+                size(video.imageSize, "video.encoder.image_size", min: video.patchSize)
+                size(video.numChannels, "video.encoder.num_channels")
+                size(video.numFrames, "video.encoder.num_frames")
+                size(video.hiddenSize, "video.encoder.hidden_size")
+                size(video.numHiddenLayers, "video.encoder.num_hidden_layers", min: 0, max: ModelValidation.maxLayers)
+                size(video.numAttentionHeads, "video.encoder.num_attention_heads")
+                divides(video.numAttentionHeads, video.hiddenSize, "video.encoder.num_attention_heads")
+                size(video.intermediateSize, "video.encoder.intermediate_size")
+                positive(video.layerNormEps, "video.encoder.layer_norm_eps")
+            }
+
+            if let fusion = model.fusion {
+                if let audio = model.audio?.encoder, let video = model.video?.encoder {
+                    size(fusion.numHeads, "fusion.num_heads")
+                    let (width, overflow) = audio.hiddenSize.addingReportingOverflow(video.hiddenSize)
+                    if !overflow { divides(fusion.numHeads, width, "fusion.num_heads") }
+                } else {
+                    fail("fusion is present but the audio or video student is missing")
+                }
+                finite(fusion.betaShift, "fusion.beta_shift")
+                positive(fusion.layerNormEps, "fusion.layer_norm_eps")
+            }
+
+            let settings = model.settings
+            size(settings.sampleRate, "settings.sample_rate")
+            size(settings.maxAudioSamples, "settings.max_audio_samples")
+            size(settings.maxTextTokens, "settings.max_text_tokens")
+            size(settings.zeroAudioSamples, "settings.zero_audio_samples", min: 0)
+            size(settings.numFrames, "settings.num_frames")
+            if let seconds = settings.zeroMediaOverSeconds { positive(seconds, "settings.zero_media_over_seconds") }
+            if !(settings.videoMarginSeconds.isFinite && settings.videoMarginSeconds >= 0) {
+                fail("settings.video_margin_seconds is \(settings.videoMarginSeconds), expected a finite number >= 0")
+            }
+            if settings.imageMean.count != settings.imageStd.count {
+                fail("settings.image_mean and image_std have different lengths "
+                    + "(\(settings.imageMean.count), \(settings.imageStd.count))")
+            }
+            for (i, v) in settings.imageMean.enumerated() { finite(v, "settings.image_mean[\(i)]") }
+            for (i, v) in settings.imageStd.enumerated() { positive(v, "settings.image_std[\(i)]") }
+        }
+    }
+}
