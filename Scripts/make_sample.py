@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Regenerates the bundled sample model, Samples/model/sample-model.h5.
+
+A random-weight TelME model for MELD with small encoders but the real RoBERTa tokenizer
+(../shared/tokenizers/roberta) and the paper's input geometry (224x224 frames, 8 frames,
+22050 Hz audio), written by the real exporter. Its labels are meaningless: it exists to show
+the tool end to end. Run with the project's venv: `python3 Scripts/make_sample.py`.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+from transformers import Data2VecAudioConfig, RobertaConfig, TimesformerConfig
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from telme_fixtures.checkpoints import build_models, export  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sample_configs(vocab_size):
+    text = RobertaConfig(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=514, type_vocab_size=1)
+    audio = Data2VecAudioConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                                conv_dim=[16] * 7, conv_kernel=[10, 3, 3, 3, 3, 2, 2],
+                                conv_stride=[5, 2, 2, 2, 2, 2, 2], conv_bias=True, num_conv_pos_embeddings=5,
+                                conv_pos_kernel_size=19, num_conv_pos_embedding_groups=4)
+    video = TimesformerConfig(image_size=224, patch_size=16, num_frames=8, hidden_size=16, num_hidden_layers=2,
+                              num_attention_heads=2, intermediate_size=32)
+    return text, audio, video
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tokenizer", default=os.path.join(ROOT, "..", "shared", "tokenizers", "roberta"))
+    parser.add_argument("-o", "--out", default=os.path.join(ROOT, "Samples", "model", "sample-model.h5"))
+    args = parser.parse_args()
+    import json
+    with open(os.path.join(args.tokenizer, "vocab.json"), encoding="utf-8") as f:
+        size = len(json.load(f))
+    configs = sample_configs(size)
+    models = build_models("meld", seed=7, configs=configs, tokenizer_size=size, projection_dim=16)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {"tokenizer": os.path.join(tmp, "tokenizer")}
+        shutil.copytree(args.tokenizer, paths["tokenizer"])
+        for name, rel in (("teacher", "teacher.bin"), ("audio", "student_audio/total_student.bin"),
+                          ("video", "student_video/total_student.bin"), ("fusion", "total_fusion.bin")):
+            paths[name] = os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(paths[name]), exist_ok=True)
+            torch.save(models[name].state_dict(), paths[name])
+        for name, cfg in zip(("text_config", "audio_config", "video_config"), configs):
+            paths[name] = os.path.join(tmp, f"{name}.json")
+            cfg.to_json_file(paths[name])
+        export({"paths": paths, "dataset": "meld"}, args.out)
+    print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
