@@ -4,24 +4,26 @@ import Foundation
 /// the elementwise work around them.
 public enum Ops {
     /// `x W^T + b` over the rows of `x`, with W stored PyTorch-style as `out x in`.
+    ///
+    /// One `sgemm` for all rows of `x` (every leading dimension is a row).
     public static func linear(_ x: Tensor, weight: WeightView, bias: WeightView?) -> Tensor {
         let inDim = weight.shape[1]
         let outDim = weight.shape[0]
         precondition(x.cols == inDim, "linear: input width \(x.cols), weight \(weight.shape)")
         let rows = x.rows
         var out = Tensor(zeros: Array(x.shape.dropLast()) + [outDim])
-        if let bias {
-            out.data.withUnsafeMutableBufferPointer { o in
+        guard rows > 0, outDim > 0 else { return out }
+        out.data.withUnsafeMutableBufferPointer { o in
+            let base = o.baseAddress!
+            if let bias {
                 for r in 0..<rows {
-                    (o.baseAddress! + r * outDim).update(from: bias.base, count: outDim)
+                    (base + r * outDim).update(from: bias.base, count: outDim)
                 }
             }
-        }
-        x.data.withUnsafeBufferPointer { xp in
-            out.data.withUnsafeMutableBufferPointer { o in
+            x.data.withUnsafeBufferPointer { xp in
                 Gemm.multiply(m: rows, n: outDim, k: inDim, a: xp.baseAddress!, lda: inDim,
                               b: weight.base, ldb: inDim, transposeB: true,
-                              c: o.baseAddress!, ldc: outDim, beta: bias == nil ? 0 : 1)
+                              c: base, ldc: outDim, beta: bias == nil ? 0 : 1)
             }
         }
         return out
@@ -29,28 +31,49 @@ public enum Ops {
 
     /// LayerNorm over the last dimension, in place: `(x - mean) / sqrt(var + eps) * w + b`,
     /// with the biased variance, as PyTorch computes it. No affine part when `weight` is nil.
+    ///
+    /// Mean and variance are accumulated in double precision, two passes, so the statistics
+    /// are as exact as float32 inputs allow.
     public static func layerNorm(_ x: inout Tensor, weight: WeightView?, bias: WeightView?, eps: Float) {
         let n = x.cols
         let rows = x.rows
+        guard n > 0 else { return }
         x.data.withUnsafeMutableBufferPointer { p in
             for r in 0..<rows {
-                let row = p.baseAddress! + r * n
-                var mean: Float = 0
-                for i in 0..<n { mean += row[i] }
-                mean /= Float(n)
-                var variance: Float = 0
-                for i in 0..<n {
-                    let d = row[i] - mean
-                    variance += d * d
-                }
-                variance /= Float(n)
-                let inv = 1 / (variance + eps).squareRoot()
-                if let weight, let bias {
-                    for i in 0..<n { row[i] = (row[i] - mean) * inv * weight.base[i] + bias.base[i] }
-                } else {
-                    for i in 0..<n { row[i] = (row[i] - mean) * inv }
-                }
+                normalizeRow(p.baseAddress! + r * n, n: n, weight: weight, bias: bias, eps: eps)
             }
+        }
+    }
+
+    /// `x = LayerNorm(x + residual)`, in place: the post-LN step of a transformer block.
+    public static func addLayerNorm(_ x: inout Tensor, residual: Tensor, weight: WeightView?, bias: WeightView?,
+                                    eps: Float) {
+        add(&x, residual)
+        layerNorm(&x, weight: weight, bias: bias, eps: eps)
+    }
+
+    private static func normalizeRow(_ row: UnsafeMutablePointer<Float>, n: Int, weight: WeightView?,
+                                     bias: WeightView?, eps: Float) {
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(row[i]) }
+        let mean = sum / Double(n)
+        var squares: Double = 0
+        for i in 0..<n {
+            let d = Double(row[i]) - mean
+            squares += d * d
+        }
+        let variance = Float(squares / Double(n))
+        let inv = 1 / (variance + eps).squareRoot()
+        let m = Float(mean)
+        switch (weight, bias) {
+        case let (w?, b?):
+            for i in 0..<n { row[i] = (row[i] - m) * inv * w.base[i] + b.base[i] }
+        case let (w?, nil):
+            for i in 0..<n { row[i] = (row[i] - m) * inv * w.base[i] }
+        case let (nil, b?):
+            for i in 0..<n { row[i] = (row[i] - m) * inv + b.base[i] }
+        case (nil, nil):
+            for i in 0..<n { row[i] = (row[i] - m) * inv }
         }
     }
 
@@ -74,14 +97,66 @@ public enum Ops {
         }
     }
 
+    /// The rows of a table (an embedding matrix `rows x width`) at `indices`, as a tensor of
+    /// shape `shape + [width]`. Every index must be in range (callers validate their inputs).
+    public static func gatherRows(_ table: WeightView, indices: [Int], shape: [Int]) -> Tensor {
+        let width = table.shape.last ?? 0
+        let tableRows = width == 0 ? 0 : table.count / width
+        precondition(shape.reduce(1, *) == indices.count, "gatherRows: shape \(shape) for \(indices.count) indices")
+        var out = Tensor(zeros: shape + [width])
+        guard width > 0 else { return out }
+        out.data.withUnsafeMutableBufferPointer { o in
+            for (r, index) in indices.enumerated() {
+                precondition(index >= 0 && index < tableRows, "gatherRows: row \(index) of \(tableRows)")
+                (o.baseAddress! + r * width).update(from: table.base + index * width, count: width)
+            }
+        }
+        return out
+    }
+
+    /// Adds rows of a table to the rows of `x`: `x[r] += table[indices[r]]`.
+    public static func addRows(_ x: inout Tensor, table: WeightView, indices: [Int]) {
+        let width = x.cols
+        let tableRows = width == 0 ? 0 : table.count / width
+        precondition(table.shape.last == width && indices.count == x.rows,
+                     "addRows: \(x.shape) and table \(table.shape) with \(indices.count) indices")
+        x.data.withUnsafeMutableBufferPointer { o in
+            for (r, index) in indices.enumerated() {
+                precondition(index >= 0 && index < tableRows, "addRows: row \(index) of \(tableRows)")
+                let dst = o.baseAddress! + r * width
+                let src = table.base + index * width
+                for i in 0..<width { dst[i] += src[i] }
+            }
+        }
+    }
+
+    /// Rows `rows` of the 2-D view of `x`, stacked: shape `[rows.count, x.cols]`.
+    public static func selectRows(_ x: Tensor, _ rows: [Int]) -> Tensor {
+        let width = x.cols
+        var out = Tensor(zeros: [rows.count, width])
+        guard width > 0 else { return out }
+        x.data.withUnsafeBufferPointer { xp in
+            out.data.withUnsafeMutableBufferPointer { o in
+                for (i, r) in rows.enumerated() {
+                    precondition(r >= 0 && r < x.rows, "selectRows: row \(r) of \(x.rows)")
+                    (o.baseAddress! + i * width).update(from: xp.baseAddress! + r * width, count: width)
+                }
+            }
+        }
+        return out
+    }
+
     /// Softmax of each row of a `rows x n` block, in place.
+    ///
+    /// Keys excluded with `-infinity` get probability 0. A row whose keys are ALL excluded
+    /// becomes uniform over its `n` keys: that is what PyTorch gives with the finite mask
+    /// HF models add (`finfo.min`), under which every masked score is the same number.
     public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
         for r in 0..<rows {
             let row = p + r * n
             var maxValue = -Float.infinity
             for i in 0..<n { maxValue = max(maxValue, row[i]) }
             if maxValue == -Float.infinity {
-                // Every key masked: PyTorch's finite mask gives a uniform row.
                 for i in 0..<n { row[i] = 1 / Float(n) }
                 continue
             }
@@ -91,8 +166,7 @@ public enum Ops {
                 row[i] = e
                 sum += e
             }
-            let inv = 1 / sum
-            for i in 0..<n { row[i] *= inv }
+            for i in 0..<n { row[i] /= sum }
         }
     }
 
@@ -101,19 +175,29 @@ public enum Ops {
     /// `q` is `batch x seqQ x (heads*headDim)` and `k`, `v` are `batch x seqK x (heads*headDim)`
     /// (rows of width `rowStride`, heads side by side, as the projections produce them). The
     /// result has the layout of `q`. `keyMask[b][j] == false` excludes key j of batch member b.
+    /// Two `sgemm` per (batch member, head): scores `Q K^T`, then `P V`.
     public static func attention(q: Tensor, k: Tensor, v: Tensor, batch: Int, seqQ: Int, seqK: Int,
                                  heads: Int, keyMask: [[Bool]]? = nil, scale: Float? = nil) -> Tensor {
         let width = q.cols
         let headDim = width / heads
+        precondition(headDim * heads == width && k.cols == width && v.cols == width,
+                     "attention: widths \(q.cols), \(k.cols), \(v.cols) for \(heads) heads")
+        precondition(q.count == batch * seqQ * width && k.count == batch * seqK * width && k.count == v.count,
+                     "attention: shapes \(q.shape), \(k.shape), \(v.shape) for batch \(batch), \(seqQ) x \(seqK)")
+        precondition(keyMask.map { $0.count == batch && $0.allSatisfy { $0.count == seqK } } ?? true,
+                     "attention: key mask does not match batch \(batch) x \(seqK)")
         let s = scale ?? 1 / Float(headDim).squareRoot()
         var out = Tensor(zeros: q.shape)
+        guard batch > 0, seqQ > 0, seqK > 0, width > 0 else { return out }
         var scores = [Float](repeating: 0, count: seqQ * seqK)
         q.data.withUnsafeBufferPointer { qp in
             k.data.withUnsafeBufferPointer { kp in
                 v.data.withUnsafeBufferPointer { vp in
                     out.data.withUnsafeMutableBufferPointer { op in
                         scores.withUnsafeMutableBufferPointer { sp in
+                            let scoreBase = sp.baseAddress!
                             for b in 0..<batch {
+                                let masked = keyMask.map { mask in mask[b].indices.filter { !mask[b][$0] } } ?? []
                                 for h in 0..<heads {
                                     let qBase = qp.baseAddress! + b * seqQ * width + h * headDim
                                     let kBase = kp.baseAddress! + b * seqK * width + h * headDim
@@ -121,16 +205,15 @@ public enum Ops {
                                     let oBase = op.baseAddress! + b * seqQ * width + h * headDim
                                     Gemm.multiply(m: seqQ, n: seqK, k: headDim, a: qBase, lda: width,
                                                   b: kBase, ldb: width, transposeB: true,
-                                                  c: sp.baseAddress!, ldc: seqK, alpha: s)
-                                    if let mask = keyMask?[b] {
+                                                  c: scoreBase, ldc: seqK, alpha: s)
+                                    if !masked.isEmpty {
                                         for i in 0..<seqQ {
-                                            for j in 0..<seqK where !mask[j] {
-                                                sp[i * seqK + j] = -Float.infinity
-                                            }
+                                            let row = scoreBase + i * seqK
+                                            for j in masked { row[j] = -Float.infinity }
                                         }
                                     }
-                                    softmaxRows(sp.baseAddress!, rows: seqQ, n: seqK)
-                                    Gemm.multiply(m: seqQ, n: headDim, k: seqK, a: sp.baseAddress!, lda: seqK,
+                                    softmaxRows(scoreBase, rows: seqQ, n: seqK)
+                                    Gemm.multiply(m: seqQ, n: headDim, k: seqK, a: scoreBase, lda: seqK,
                                                   b: vBase, ldb: width,
                                                   c: oBase, ldc: width)
                                 }
