@@ -1,0 +1,276 @@
+import TelmeTensor
+
+/// Why an audio model cannot be built, or cannot run on an input.
+public enum AudioModelError: Error, CustomStringConvertible, Equatable {
+    /// The model description has no audio student.
+    case noAudioStudent
+    /// The data2vec-audio config cannot describe a working network.
+    case invalidConfig(String)
+    /// An activation other than exact GELU (`gelu`) was asked for.
+    case unsupportedActivation(field: String, value: String)
+    /// The input is not `batch x samples` with at least one row.
+    case inputShape([Int])
+    /// The clip is shorter than the receptive field of the conv feature extractor, so not even
+    /// one frame exists (PyTorch raises an error for such inputs too).
+    case tooShort(samples: Int, minimum: Int)
+
+    public var description: String {
+        switch self {
+        case .noAudioStudent:
+            "the model has no audio student"
+        case .invalidConfig(let why):
+            "invalid data2vec-audio config: \(why)"
+        case .unsupportedActivation(let field, let value):
+            "data2vec-audio config: \(field) \"\(value)\" is not supported (only \"gelu\")"
+        case .inputShape(let shape):
+            "audio input has shape \(shape), expected batch x samples"
+        case .tooShort(let samples, let minimum):
+            "audio of \(samples) samples is shorter than the \(minimum) samples the conv feature extractor needs for one frame"
+        }
+    }
+}
+
+/// The data2vec-audio encoder (HF `Data2VecAudioModel` of transformers 4.27, inference, no
+/// attention mask): conv feature extractor, feature projection, positional conv embedding and
+/// post-LN transformer layers.
+///
+/// Activations are `batch x frames x channels`. Weights are views into the `WeightSource`
+/// (usually the mapped model file), which this object keeps alive.
+public final class Data2VecAudio: Sendable {
+    struct ConvLayer {
+        var weight: WeightView
+        var bias: WeightView?
+        var normWeight: WeightView
+        var normBias: WeightView
+        var stride: Int
+    }
+
+    struct PositionLayer {
+        var weight: WeightView
+        var bias: WeightView
+    }
+
+    struct EncoderLayer {
+        var qWeight, qBias, kWeight, kBias, vWeight, vBias, outWeight, outBias: WeightView
+        var normWeight, normBias: WeightView
+        var intermediateWeight, intermediateBias, outputWeight, outputBias: WeightView
+        var finalNormWeight, finalNormBias: WeightView
+    }
+
+    public let config: Data2VecAudioConfig
+    /// The fewest samples that give one frame (400 for data2vec-audio-base).
+    public let minimumSamples: Int
+
+    let weights: any WeightSource
+    let convLayers: [ConvLayer]
+    let projectionNormWeight, projectionNormBias, projectionWeight, projectionBias: WeightView
+    let positionLayers: [PositionLayer]
+    let encoderNormWeight, encoderNormBias: WeightView
+    let layers: [EncoderLayer]
+
+    /// LayerNorms that HF builds with PyTorch's default eps, whatever `layer_norm_eps` says:
+    /// the conv feature extractor's and the positional conv layers'.
+    static let defaultNormEps: Float = 1e-5
+
+    /// Fetches and shape-checks every weight of the encoder under `prefix` (e.g. `audio.model.`).
+    public init(config: Data2VecAudioConfig, weights: any WeightSource, prefix: String) throws {
+        try Self.validate(config)
+        self.config = config
+        self.weights = weights
+        let h = config.hiddenSize
+
+        var convLayers: [ConvLayer] = []
+        var inChannels = 1
+        for (i, out) in config.convDim.enumerated() {
+            let p = "\(prefix)feature_extractor.conv_layers.\(i)"
+            convLayers.append(ConvLayer(
+                weight: try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]]),
+                bias: config.convBias ? try weights.weight("\(p).conv.bias", shape: [out]) : nil,
+                normWeight: try weights.weight("\(p).layer_norm.weight", shape: [out]),
+                normBias: try weights.weight("\(p).layer_norm.bias", shape: [out]),
+                stride: config.convStride[i]))
+            inChannels = out
+        }
+        self.convLayers = convLayers
+
+        let features = inChannels
+        projectionNormWeight = try weights.weight("\(prefix)feature_projection.layer_norm.weight", shape: [features])
+        projectionNormBias = try weights.weight("\(prefix)feature_projection.layer_norm.bias", shape: [features])
+        projectionWeight = try weights.weight("\(prefix)feature_projection.projection.weight", shape: [h, features])
+        projectionBias = try weights.weight("\(prefix)feature_projection.projection.bias", shape: [h])
+
+        let groupWidth = h / config.numConvPosEmbeddingGroups
+        positionLayers = try (0..<config.numConvPosEmbeddings).map { i in
+            let p = "\(prefix)encoder.pos_conv_embed.layers.\(i).conv"
+            return PositionLayer(weight: try weights.weight("\(p).weight", shape: [h, groupWidth, config.convPosKernelSize]),
+                                 bias: try weights.weight("\(p).bias", shape: [h]))
+        }
+        encoderNormWeight = try weights.weight("\(prefix)encoder.layer_norm.weight", shape: [h])
+        encoderNormBias = try weights.weight("\(prefix)encoder.layer_norm.bias", shape: [h])
+
+        let f = config.intermediateSize
+        layers = try (0..<config.numHiddenLayers).map { i in
+            let p = "\(prefix)encoder.layers.\(i)"
+            func w(_ name: String, _ shape: [Int]) throws -> WeightView { try weights.weight("\(p).\(name)", shape: shape) }
+            return EncoderLayer(
+                qWeight: try w("attention.q_proj.weight", [h, h]), qBias: try w("attention.q_proj.bias", [h]),
+                kWeight: try w("attention.k_proj.weight", [h, h]), kBias: try w("attention.k_proj.bias", [h]),
+                vWeight: try w("attention.v_proj.weight", [h, h]), vBias: try w("attention.v_proj.bias", [h]),
+                outWeight: try w("attention.out_proj.weight", [h, h]), outBias: try w("attention.out_proj.bias", [h]),
+                normWeight: try w("layer_norm.weight", [h]), normBias: try w("layer_norm.bias", [h]),
+                intermediateWeight: try w("feed_forward.intermediate_dense.weight", [f, h]),
+                intermediateBias: try w("feed_forward.intermediate_dense.bias", [f]),
+                outputWeight: try w("feed_forward.output_dense.weight", [h, f]),
+                outputBias: try w("feed_forward.output_dense.bias", [h]),
+                finalNormWeight: try w("final_layer_norm.weight", [h]), finalNormBias: try w("final_layer_norm.bias", [h]))
+        }
+
+        var minimum = 1
+        for (kernel, stride) in zip(config.convKernel, config.convStride).reversed() {
+            minimum = (minimum - 1) * stride + kernel
+        }
+        minimumSamples = minimum
+    }
+
+    /// Refuses configs the network cannot run with, before any weight is looked at.
+    static func validate(_ c: Data2VecAudioConfig) throws {
+        func require(_ ok: Bool, _ why: @autoclosure () -> String) throws {
+            if !ok { throw AudioModelError.invalidConfig(why()) }
+        }
+        try require(!c.convDim.isEmpty, "conv_dim is empty")
+        try require(c.convDim.count == c.convKernel.count && c.convDim.count == c.convStride.count,
+                    "conv_dim, conv_kernel and conv_stride have \(c.convDim.count), \(c.convKernel.count) and \(c.convStride.count) entries")
+        try require(c.convDim.allSatisfy { $0 > 0 } && c.convKernel.allSatisfy { $0 > 0 } && c.convStride.allSatisfy { $0 > 0 },
+                    "conv_dim, conv_kernel and conv_stride must be positive")
+        try require(c.hiddenSize > 0 && c.intermediateSize > 0 && c.numHiddenLayers >= 0, "sizes must be positive")
+        try require(c.numAttentionHeads > 0 && c.hiddenSize % c.numAttentionHeads == 0,
+                    "hidden_size \(c.hiddenSize) is not a multiple of num_attention_heads \(c.numAttentionHeads)")
+        try require(c.numConvPosEmbeddings >= 0, "num_conv_pos_embeddings is negative")
+        try require(c.convPosKernelSize > 0, "conv_pos_kernel_size must be positive")
+        try require(c.numConvPosEmbeddingGroups > 0 && c.hiddenSize % c.numConvPosEmbeddingGroups == 0,
+                    "hidden_size \(c.hiddenSize) is not a multiple of num_conv_pos_embedding_groups \(c.numConvPosEmbeddingGroups)")
+        try require(c.layerNormEps > 0 && c.layerNormEps.isFinite, "layer_norm_eps must be positive")
+        // Checked overflow-free: a receptive field beyond Int is nonsense anyway.
+        var field = 1
+        for (kernel, stride) in zip(c.convKernel, c.convStride).reversed() {
+            let (grown, o1) = (field - 1).multipliedReportingOverflow(by: stride)
+            let (next, o2) = grown.addingReportingOverflow(kernel)
+            try require(!o1 && !o2, "the conv stack's receptive field overflows")
+            field = next
+        }
+        if c.featExtractActivation != "gelu" {
+            throw AudioModelError.unsupportedActivation(field: "feat_extract_activation", value: c.featExtractActivation)
+        }
+        if c.hiddenAct != "gelu" {
+            throw AudioModelError.unsupportedActivation(field: "hidden_act", value: c.hiddenAct)
+        }
+    }
+
+    /// Frames the encoder produces for a clip of `samples` samples (0 when it is too short).
+    public func frames(samples: Int) -> Int {
+        var length = samples
+        for layer in convLayers {
+            length = Conv1d.outputLength(inputLength: length, kernel: layer.weight.shape[2], stride: layer.stride)
+        }
+        return length
+    }
+
+    /// `last_hidden_state` of `audio` (`batch x samples`): `batch x frames x hidden`, or only
+    /// frame 0 of each row (`batch x 1 x hidden`) when `firstFrameOnly`, which skips the last
+    /// layer's work on the other frames (their keys and values are still used).
+    public func callAsFunction(_ audio: Tensor, firstFrameOnly: Bool = false) throws -> Tensor {
+        guard audio.shape.count == 2, audio.shape[0] > 0 else { throw AudioModelError.inputShape(audio.shape) }
+        let batch = audio.shape[0], samples = audio.shape[1]
+        guard frames(samples: samples) > 0 else {
+            throw AudioModelError.tooShort(samples: samples, minimum: minimumSamples)
+        }
+
+        var x = audio.reshaped([batch, samples, 1])
+        for layer in convLayers {
+            x = Conv1d.forward(x, weight: layer.weight, bias: layer.bias, stride: layer.stride)
+            Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: Self.defaultNormEps)
+            Ops.gelu(&x)
+        }
+
+        let eps = Float(config.layerNormEps)
+        Ops.layerNorm(&x, weight: projectionNormWeight, bias: projectionNormBias, eps: eps)
+        var hidden = Ops.linear(x, weight: projectionWeight, bias: projectionBias)
+
+        Ops.add(&hidden, positionEmbedding(hidden))
+        Ops.layerNorm(&hidden, weight: encoderNormWeight, bias: encoderNormBias, eps: eps)
+
+        for (i, layer) in layers.enumerated() {
+            hidden = encoderLayer(layer, hidden, firstFrameOnly: firstFrameOnly && i == layers.count - 1)
+        }
+        if firstFrameOnly && hidden.shape[1] != 1 {
+            hidden = Self.firstFrames(hidden)
+        }
+        return hidden
+    }
+
+    /// The positional conv layers in sequence; with none, HF adds the hidden states to themselves.
+    func positionEmbedding(_ hidden: Tensor) -> Tensor {
+        let kernel = config.convPosKernelSize
+        var x = hidden
+        for layer in positionLayers {
+            x = Conv1d.forward(x, weight: layer.weight, bias: layer.bias, padding: kernel / 2,
+                               groups: config.numConvPosEmbeddingGroups)
+            if kernel % 2 == 0 { x = Self.droppingLastFrame(x) }
+            Ops.layerNorm(&x, weight: nil, bias: nil, eps: Self.defaultNormEps)
+            Ops.gelu(&x)
+        }
+        return x
+    }
+
+    /// One post-LN layer. With `firstFrameOnly` the queries and everything after the attention
+    /// are computed for frame 0 only; the result is then `batch x 1 x hidden`.
+    func encoderLayer(_ layer: EncoderLayer, _ input: Tensor, firstFrameOnly: Bool) -> Tensor {
+        let batch = input.shape[0], length = input.shape[1]
+        let residual = firstFrameOnly ? Self.firstFrames(input) : input
+        var q = Ops.linear(residual, weight: layer.qWeight, bias: layer.qBias)
+        let k = Ops.linear(input, weight: layer.kWeight, bias: layer.kBias)
+        let v = Ops.linear(input, weight: layer.vWeight, bias: layer.vBias)
+        // HF scales the projected queries (not the scores) by head_dim^-0.5.
+        let headDim = config.hiddenSize / config.numAttentionHeads
+        let scaling = Float(1 / Double(headDim).squareRoot())
+        q.data.withUnsafeMutableBufferPointer { p in
+            for i in p.indices { p[i] *= scaling }
+        }
+        let context = Ops.attention(q: q, k: k, v: v, batch: batch, seqQ: q.shape[1], seqK: length,
+                                    heads: config.numAttentionHeads, scale: 1)
+        var x = Ops.linear(context, weight: layer.outWeight, bias: layer.outBias)
+        Ops.add(&x, residual)
+        let eps = Float(config.layerNormEps)
+        Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: eps)
+        var ff = Ops.linear(x, weight: layer.intermediateWeight, bias: layer.intermediateBias)
+        Ops.gelu(&ff)
+        var y = Ops.linear(ff, weight: layer.outputWeight, bias: layer.outputBias)
+        Ops.add(&y, x)
+        Ops.layerNorm(&y, weight: layer.finalNormWeight, bias: layer.finalNormBias, eps: eps)
+        return y
+    }
+
+    /// `x[:, 0:1, :]` of a `batch x frames x width` tensor.
+    static func firstFrames(_ x: Tensor) -> Tensor {
+        let batch = x.shape[0], length = x.shape[1], width = x.shape[2]
+        var data: [Float] = []
+        data.reserveCapacity(batch * width)
+        for b in 0..<batch {
+            let start = b * length * width
+            data += x.data[start..<(start + width)]
+        }
+        return Tensor(shape: [batch, 1, width], data: data)
+    }
+
+    /// `x[:, :-1, :]`: the even-kernel trim of the positional convolution.
+    static func droppingLastFrame(_ x: Tensor) -> Tensor {
+        let batch = x.shape[0], length = x.shape[1], width = x.shape[2]
+        var data: [Float] = []
+        data.reserveCapacity(batch * (length - 1) * width)
+        for b in 0..<batch {
+            let start = b * length * width
+            data += x.data[start..<(start + (length - 1) * width)]
+        }
+        return Tensor(shape: [batch, length - 1, width], data: data)
+    }
+}
