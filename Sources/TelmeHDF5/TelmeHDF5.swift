@@ -1,1 +1,0 @@
-// TelmeHDF5: see Package.swift for this target's job.

@@ -1,1 +1,0 @@
-// TelmeTokenizer: see Package.swift for this target's job.
