@@ -26,6 +26,13 @@ public enum Conv1d {
     /// their configs and inputs before calling.
     public static func forward(_ x: Tensor, weight: WeightView, bias: WeightView?,
                                stride: Int = 1, padding: Int = 0, groups: Int = 1) -> Tensor {
+        forward(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups,
+                blockFloats: blockFloats)
+    }
+
+    /// `forward` with an explicit im2col block size (tests use small blocks to cross block edges).
+    static func forward(_ x: Tensor, weight: WeightView, bias: WeightView?,
+                        stride: Int, padding: Int, groups: Int, blockFloats: Int) -> Tensor {
         precondition(x.shape.count == 3, "conv1d: input shape \(x.shape) is not batch x length x channels")
         precondition(weight.shape.count == 3, "conv1d: weight shape \(weight.shape)")
         let batch = x.shape[0], length = x.shape[1], inChannels = x.shape[2]
