@@ -1,0 +1,371 @@
+import Dispatch
+import Foundation
+import TelmeModels
+
+/// Validates a mapped `.telme` file, in the order the spec lists: preamble, sizes against the
+/// file size, header checksum, header JSON, model description, tensor table, architecture,
+/// overlaps, data checksums. Nothing is read from the file before its bounds are checked.
+struct Parser {
+    struct Result {
+        var header: Header
+        var entries: [TelmeTensorInfo]
+        var tokenizer: TokenizerFiles
+        var dataOffset: Int
+    }
+
+    let path: String
+    let bytes: UnsafeRawBufferPointer
+
+    private func failure(_ kind: TelmeFormatError.Kind, _ what: String, _ location: String? = nil) -> TelmeFormatError {
+        TelmeFormatError(path: path, kind: kind, what: what, location: location)
+    }
+
+    /// The little-endian integer at `offset`; the caller has checked the bounds.
+    private func integer<T: FixedWidthInteger>(at offset: Int, as: T.Type = T.self) -> T {
+        var value: T = 0
+        for i in 0..<MemoryLayout<T>.size {
+            value |= T(bytes[offset + i]) << (8 * i)
+        }
+        return value
+    }
+
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02X", $0) }.joined(separator: " ")
+    }
+
+    private static func hex64(_ value: UInt64) -> String {
+        "0x" + String(value, radix: 16, uppercase: false)
+    }
+
+    func parse(verifyChecksums: Bool) throws -> Result {
+        let size = bytes.count
+
+        // Preamble.
+        let magicCount = min(size, Layout.magic.count)
+        guard bytes[0..<magicCount].elementsEqual(Layout.magic[0..<magicCount]) else {
+            throw failure(.badMagic, "not a .telme file: starts with \(Self.hex(bytes[0..<magicCount])), "
+                + "expected \(Self.hex(Layout.magic))", "byte 0")
+        }
+        guard size >= Layout.preambleSize else {
+            throw failure(.truncated, "truncated inside the \(Layout.preambleSize)-byte preamble (the file is \(size) bytes)",
+                          "byte \(size)")
+        }
+        let version: UInt32 = integer(at: Layout.versionOffset)
+        guard version == Layout.formatVersion else {
+            throw failure(.unsupportedVersion, "format version \(version) is not supported "
+                + "(this reader reads version \(Layout.formatVersion))", "byte \(Layout.versionOffset)")
+        }
+        let flags: UInt32 = integer(at: Layout.flagsOffset)
+        guard flags == 0 else {
+            throw failure(.badPreamble, "unknown flags \(Self.hex64(UInt64(flags))) (must be 0)", "byte \(Layout.flagsOffset)")
+        }
+        let reserved: UInt64 = integer(at: Layout.reservedOffset)
+        guard reserved == 0 else {
+            throw failure(.badPreamble, "reserved field is \(Self.hex64(reserved)) (must be 0)", "byte \(Layout.reservedOffset)")
+        }
+        let headerLength: UInt64 = integer(at: Layout.headerLengthOffset)
+        guard headerLength <= Layout.maxHeaderLength else {
+            throw failure(.headerTooLarge, "header length \(headerLength) exceeds the limit of \(Layout.maxHeaderLength) bytes",
+                          "byte \(Layout.headerLengthOffset)")
+        }
+        let tableLength: UInt64 = integer(at: Layout.tableLengthOffset)
+        guard tableLength <= Layout.maxTableLength else {
+            throw failure(.headerTooLarge, "tensor table length \(tableLength) exceeds the limit of \(Layout.maxTableLength) bytes",
+                          "byte \(Layout.tableLengthOffset)")
+        }
+        guard tableLength >= 4 else {
+            throw failure(.badPreamble, "tensor table length \(tableLength) is too short for its tensor count",
+                          "byte \(Layout.tableLengthOffset)")
+        }
+        // Both lengths are bounded, so these sums cannot overflow.
+        let tableStart = Layout.preambleSize + Int(headerLength)
+        let tableEnd = tableStart + Int(tableLength)
+        let expectedDataOffset = (tableEnd + Layout.alignment - 1) / Layout.alignment * Layout.alignment
+        let dataOffsetField: UInt64 = integer(at: Layout.dataOffsetOffset)
+        guard dataOffsetField == UInt64(expectedDataOffset) else {
+            throw failure(.badPreamble, "data offset \(dataOffsetField) is not \(expectedDataOffset) "
+                + "(the end of the tensor table rounded up to \(Layout.alignment))", "byte \(Layout.dataOffsetOffset)")
+        }
+        let dataLength: UInt64 = integer(at: Layout.dataLengthOffset)
+        let (dataEnd, dataEndOverflows) = dataOffsetField.addingReportingOverflow(dataLength)
+        guard !dataEndOverflows else {
+            throw failure(.badPreamble, "data offset \(dataOffsetField) + data length \(dataLength) overflows",
+                          "byte \(Layout.dataLengthOffset)")
+        }
+        guard size >= tableStart else {
+            throw failure(.truncated, "truncated inside the header (the file is \(size) bytes, the header ends at byte \(tableStart))",
+                          "byte \(size)")
+        }
+        guard size >= tableEnd else {
+            throw failure(.truncated, "truncated inside the tensor table (the file is \(size) bytes, the table ends at byte \(tableEnd))",
+                          "byte \(size)")
+        }
+        guard UInt64(size) >= dataEnd else {
+            throw failure(.truncated, "truncated inside the tensor data (the file is \(size) bytes, the preamble declares \(dataEnd))",
+                          "byte \(size)")
+        }
+        guard UInt64(size) == dataEnd else {
+            throw failure(.badPreamble, "\(UInt64(size) - dataEnd) unexpected bytes after the end of the data", "byte \(dataEnd)")
+        }
+        for offset in tableEnd..<expectedDataOffset where bytes[offset] != 0 {
+            throw failure(.badPreamble, "padding before the data is not zero", "byte \(offset)")
+        }
+
+        // Header checksum covers the JSON and the table.
+        let storedHeaderChecksum: UInt64 = integer(at: Layout.headerChecksumOffset)
+        let computedHeaderChecksum = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<tableEnd]))
+        guard storedHeaderChecksum == computedHeaderChecksum else {
+            throw failure(.headerChecksum, "header checksum mismatch (stored \(Self.hex64(storedHeaderChecksum)), "
+                + "computed \(Self.hex64(computedHeaderChecksum))): the header or tensor table is corrupted",
+                          "bytes \(Layout.preambleSize)..<\(tableEnd)")
+        }
+
+        // Header JSON.
+        let header: Header
+        do {
+            header = try Header.decoder().decode(Header.self, from: Data(bytes[Layout.preambleSize..<tableStart]))
+        } catch {
+            throw failure(.badHeader, "header JSON is invalid: \(Self.summary(of: error))", "byte \(Layout.preambleSize)")
+        }
+        guard header.tensorDtype.isFloat else {
+            throw failure(.badHeader, "header tensor_dtype is \(header.tensorDtype.rawValue), expected f32, f16 or bf16",
+                          "byte \(Layout.preambleSize)")
+        }
+        if let problem = ModelValidation.problem(in: header.model) {
+            throw failure(.badModel, "invalid model description: \(problem)", "byte \(Layout.preambleSize)")
+        }
+
+        // Tensor table.
+        let entries = try parseTable(start: tableStart, end: tableEnd, dataOffset: expectedDataOffset)
+        try checkArchitecture(entries, header: header, tableStart: tableStart)
+        try checkOverlaps(entries)
+        try checkPacking(entries, dataOffset: expectedDataOffset, dataEnd: Int(dataEnd))
+        if verifyChecksums { try checkData(entries) }
+
+        func blob(_ name: String) -> Data {
+            guard let entry = entries.first(where: { $0.name == name }) else { return Data() }
+            return Data(bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
+        }
+        let tokenizer = TokenizerFiles(vocabJSON: blob(Layout.vocabTensor), merges: blob(Layout.mergesTensor))
+        return Result(header: header, entries: entries.map(\.info), tokenizer: tokenizer, dataOffset: expectedDataOffset)
+    }
+
+    /// A table row and the byte where it starts, for messages.
+    struct Entry {
+        var info: TelmeTensorInfo
+        var tableOffset: Int
+        var name: String { info.name }
+        var offset: UInt64 { info.offset }
+        var byteLength: UInt64 { info.byteLength }
+        var end: UInt64 { info.offset + info.byteLength }
+    }
+
+    private func parseTable(start: Int, end: Int, dataOffset: Int) throws -> [Entry] {
+        var position = start
+        func need(_ count: Int, _ what: String) throws {
+            guard end - position >= count else {
+                throw failure(.badTable, "\(what) runs past the end of the tensor table (which ends at byte \(end))",
+                              "byte \(position)")
+            }
+        }
+        let count: UInt32 = integer(at: position)
+        position += 4
+        let smallestEntry = Layout.entryFixedSize + 1
+        guard Int(count) <= (end - position) / smallestEntry else {
+            throw failure(.badTable, "\(count) tensors cannot fit in a table of \(end - start) bytes", "byte \(start)")
+        }
+        var entries: [Entry] = []
+        entries.reserveCapacity(Int(count))
+        for index in 0..<Int(count) {
+            let entryStart = position
+            try need(2, "the name length of table entry \(index)")
+            let nameLength = Int(integer(at: position, as: UInt16.self))
+            position += 2
+            guard (1...Layout.maxNameLength).contains(nameLength) else {
+                throw failure(.badTable, "table entry \(index) has a name length of \(nameLength) "
+                    + "(expected 1...\(Layout.maxNameLength))", "byte \(entryStart)")
+            }
+            try need(nameLength, "the name of table entry \(index)")
+            guard let name = String(validating: bytes[position..<(position + nameLength)], as: UTF8.self) else {
+                throw failure(.badTable, "the name of table entry \(index) is not UTF-8", "byte \(position)")
+            }
+            position += nameLength
+            let location = "tensor \(name) (table byte \(entryStart))"
+            try need(2, "table entry \(name)")
+            let code = bytes[position]
+            let rank = Int(bytes[position + 1])
+            guard let dtype = TensorDType(code: code) else {
+                throw failure(.unknownDType, "unknown dtype code \(code) (known: 1 f32, 2 f16, 3 bf16, 4 u8)", location)
+            }
+            guard rank <= Layout.maxRank else {
+                throw failure(.badTable, "rank \(rank) exceeds \(Layout.maxRank)", location)
+            }
+            position += 2
+            try need(8 * rank + 24, "table entry \(name)")
+            var shape: [Int] = []
+            for _ in 0..<rank {
+                let dim: UInt64 = integer(at: position)
+                guard let value = Int(exactly: dim), value <= ModelValidation.maxDimension else {
+                    throw failure(.badTable, "dimension \(dim) is too large", location)
+                }
+                shape.append(value)
+                position += 8
+            }
+            let offset: UInt64 = integer(at: position)
+            let byteLength: UInt64 = integer(at: position + 8)
+            let checksum: UInt64 = integer(at: position + 16)
+            position += 24
+
+            guard let elements = checkedProduct(shape),
+                  case let (expectedLength, overflow) = elements.multipliedReportingOverflow(by: dtype.size), !overflow
+            else {
+                throw failure(.badTable, "shape \(shape) of \(dtype.rawValue) holds more bytes than a file can", location)
+            }
+            guard byteLength == UInt64(expectedLength) else {
+                throw failure(.badTable, "byte length \(byteLength) does not match shape \(shape) of \(dtype.rawValue) "
+                    + "(\(expectedLength) bytes)", location)
+            }
+            guard offset >= UInt64(dataOffset) else {
+                throw failure(.badOffset, "data offset \(offset) lies before the data section (which starts at byte \(dataOffset))",
+                              location)
+            }
+            guard offset % UInt64(Layout.alignment) == 0 else {
+                throw failure(.misaligned, "data offset \(offset) is not a multiple of \(Layout.alignment)", location)
+            }
+            let (tensorEnd, endOverflows) = offset.addingReportingOverflow(byteLength)
+            guard !endOverflows else {
+                throw failure(.badOffset, "data offset \(offset) + byte length \(byteLength) overflows", location)
+            }
+            guard tensorEnd <= UInt64(bytes.count) else {
+                throw failure(.badOffset, "data bytes \(offset)..<\(tensorEnd) extend past the end of the file "
+                    + "(\(bytes.count) bytes)", location)
+            }
+            entries.append(Entry(info: TelmeTensorInfo(name: name, dtype: dtype, shape: shape, offset: offset,
+                                                       byteLength: byteLength, checksum: checksum),
+                                 tableOffset: entryStart))
+        }
+        guard position == end else {
+            throw failure(.badTable, "\(end - position) unused bytes after the last table entry", "byte \(position)")
+        }
+        return entries
+    }
+
+    private func checkArchitecture(_ entries: [Entry], header: Header, tableStart: Int) throws {
+        let specs = Architecture.tensorSpecs(for: header.model)
+        var expected: [String: [Int]] = [:]
+        for spec in specs { expected[spec.name] = spec.shape }
+        var seen = Set<String>()
+        for entry in entries {
+            let location = "tensor \(entry.name) (table byte \(entry.tableOffset))"
+            guard seen.insert(entry.name).inserted else {
+                throw failure(.duplicateTensor, "tensor \(entry.name) appears twice in the table", location)
+            }
+            if entry.name == Layout.vocabTensor || entry.name == Layout.mergesTensor {
+                guard entry.info.dtype == .u8, entry.info.shape.count == 1 else {
+                    throw failure(.dtypeMismatch, "tokenizer blob \(entry.name) is \(entry.info.dtype.rawValue) "
+                        + "of shape \(entry.info.shape), expected u8 of rank 1", location)
+                }
+                continue
+            }
+            guard let shape = expected[entry.name] else {
+                throw failure(.unknownTensor, "tensor \(entry.name) is not part of the model's architecture", location)
+            }
+            guard entry.info.shape == shape else {
+                throw failure(.shapeMismatch, "tensor \(entry.name) has shape \(entry.info.shape), "
+                    + "the architecture expects \(shape)", location)
+            }
+            guard entry.info.dtype == header.tensorDtype else {
+                throw failure(.dtypeMismatch, "tensor \(entry.name) is \(entry.info.dtype.rawValue), "
+                    + "the header declares \(header.tensorDtype.rawValue)", location)
+            }
+        }
+        for spec in specs where !seen.contains(spec.name) {
+            throw failure(.missingTensor, "tensor \(spec.name) (shape \(spec.shape)) is missing from the tensor table",
+                          "byte \(tableStart)")
+        }
+        for name in [Layout.vocabTensor, Layout.mergesTensor] where !seen.contains(name) {
+            throw failure(.missingTensor, "tokenizer blob \(name) is missing from the tensor table", "byte \(tableStart)")
+        }
+    }
+
+    private func checkOverlaps(_ entries: [Entry]) throws {
+        let sorted = entries.filter { $0.byteLength > 0 }.sorted { $0.offset < $1.offset }
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.end > next.offset {
+            throw failure(.overlap, "tensors \(previous.name) (bytes \(previous.offset)..<\(previous.end)) and "
+                + "\(next.name) (bytes \(next.offset)..<\(next.end)) overlap", "byte \(next.offset)")
+        }
+    }
+
+    /// Tensors follow each other in table order, each at the first multiple of 64 at or after
+    /// the end of the previous one, with zero padding, and the file ends with the last one:
+    /// every byte of a valid file is accounted for.
+    private func checkPacking(_ entries: [Entry], dataOffset: Int, dataEnd: Int) throws {
+        var cursor = dataOffset
+        for entry in entries {
+            let location = "tensor \(entry.name) (table byte \(entry.tableOffset))"
+            let expected = (cursor + Layout.alignment - 1) / Layout.alignment * Layout.alignment
+            guard entry.offset == UInt64(expected) else {
+                throw failure(.badOffset, "data offset \(entry.offset) is not \(expected) (tensors are stored in table order, "
+                    + "each at the next multiple of \(Layout.alignment))", location)
+            }
+            for offset in cursor..<expected where bytes[offset] != 0 {
+                throw failure(.badOffset, "padding before the tensor is not zero", "byte \(offset)")
+            }
+            cursor = Int(entry.end)
+        }
+        guard cursor == dataEnd else {
+            throw failure(.badPreamble, "the data section ends at byte \(dataEnd), the last tensor at byte \(cursor)",
+                          "byte \(Layout.dataLengthOffset)")
+        }
+    }
+
+    /// Hashes every tensor, on all cores when there is enough data to share.
+    private func checkData(_ entries: [Entry]) throws {
+        let computed = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(entries.count, 1))
+        defer { computed.deallocate() }
+        let total = entries.reduce(0) { $0 + Int($1.byteLength) }
+        let workers = total >= 64 << 20 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
+        // Hand each worker a share of the tensors with about the same number of bytes.
+        var shares = [[Int]](repeating: [], count: workers)
+        var load = [Int](repeating: 0, count: workers)
+        for index in entries.indices.sorted(by: { entries[$0].byteLength > entries[$1].byteLength }) {
+            let worker = load.indices.min { load[$0] < load[$1] } ?? 0
+            shares[worker].append(index)
+            load[worker] += Int(entries[index].byteLength)
+        }
+        nonisolated(unsafe) let bytes = self.bytes
+        let ranges = entries.map { Int($0.offset)..<Int($0.end) }
+        let assignments = shares
+        nonisolated(unsafe) let results = computed
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in assignments[worker] {
+                results[index] = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[ranges[index]]))
+            }
+        }
+        for (index, entry) in entries.enumerated() where computed[index] != entry.info.checksum {
+            throw failure(.dataChecksum, "data checksum mismatch (stored \(Self.hex64(entry.info.checksum)), "
+                + "computed \(Self.hex64(computed[index]))): the tensor's bytes are corrupted",
+                          "tensor \(entry.name) (bytes \(entry.offset)..<\(entry.end))")
+        }
+    }
+
+    /// One line about a JSON decoding failure: what and at which key path.
+    static func summary(of error: any Error) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            let keys = codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "the top level" : keys.joined(separator: ".")
+        }
+        func line(_ text: String) -> String {
+            text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        }
+        switch error as? DecodingError {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let underlying = (context.underlyingError as NSError?).map { " (\(line($0.localizedDescription)))" } ?? ""
+            return "\(line(context.debugDescription))\(underlying) at \(path(context.codingPath))"
+        case .keyNotFound(let key, let context):
+            return "missing key \(key.stringValue) at \(path(context.codingPath))"
+        default:
+            return line(String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Dispatch
+import Foundation
+import TelmeModels
+import TelmeTensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A `.telme` model file, memory-mapped and fully validated before anything in it is used.
+///
+/// For `f32` files the weights are used in place from the mapping (no copy); `f16`/`bf16`
+/// weights are converted to float32 once, at open, into memory the file object owns. Views
+/// returned by `weight(_:)` stay valid while this object lives.
+public final class TelmeFile: WeightSource, @unchecked Sendable {
+    public let url: URL
+    public let model: ModelDescription
+    public let provenance: Provenance
+    /// The float type of the stored model tensors.
+    public let dtype: TensorDType
+    public let tokenizerFiles: TokenizerFiles
+    /// The format version written in the file's preamble.
+    public let formatVersion: Int
+    /// Size of the file in bytes.
+    public let fileSize: Int
+    /// Every tensor of the file (model tensors and the tokenizer blobs), in file order.
+    public let tensorTable: [TelmeTensorInfo]
+    /// Number of model weights (tokenizer blobs excluded).
+    public let parameterCount: Int
+
+    /// The mapping; unmapped in its own `deinit`, also when `init` throws half way.
+    private let mapping: MappedFile
+    /// float32 copies of `f16`/`bf16` weights (nil for `f32` files).
+    private let converted: FloatStorage?
+    private let weights: [String: WeightView]
+
+    /// Maps the file and validates it (see `Schemas/telme-format.md`, "Validation"); throws
+    /// `TelmeFormatError` naming the file and the offending byte offset or tensor.
+    /// `verifyChecksums: false` skips the tensor data checksums only (the header's is always checked).
+    public init(contentsOf url: URL, verifyChecksums: Bool = true) throws {
+        self.url = url
+        let mapping = try MappedFile(path: url.path)
+        self.mapping = mapping
+        let parsed = try Parser(path: url.path, bytes: mapping.bytes).parse(verifyChecksums: verifyChecksums)
+        model = parsed.header.model
+        provenance = parsed.header.provenance
+        dtype = parsed.header.tensorDtype
+        formatVersion = Int(Layout.formatVersion)
+        fileSize = mapping.bytes.count
+        tensorTable = parsed.entries
+        tokenizerFiles = parsed.tokenizer
+
+        var parameters = 0
+        var weights: [String: WeightView] = [:]
+        let modelEntries = parsed.entries.filter { $0.dtype.isFloat }
+        for entry in modelEntries { parameters += entry.elementCount }
+        parameterCount = parameters
+
+        let inPlace = dtype == .f32 && UInt32(1).littleEndian == 1
+        if inPlace {
+            converted = nil
+            for entry in modelEntries {
+                let base = mapping.bytes.baseAddress! + Int(entry.offset)
+                weights[entry.name] = WeightView(shape: entry.shape,
+                                                 base: base.bindMemory(to: Float.self, capacity: entry.elementCount))
+            }
+        } else {
+            let storage = FloatStorage(count: parameters)
+            converted = storage
+            var position = 0
+            for entry in modelEntries {
+                let destination = UnsafeMutableBufferPointer(rebasing: storage.buffer[position..<(position + entry.elementCount)])
+                let source = UnsafeRawBufferPointer(rebasing: mapping.bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
+                Self.dequantise(source, as: entry.dtype, into: destination)
+                if let base = destination.baseAddress {
+                    weights[entry.name] = WeightView(shape: entry.shape, base: UnsafePointer(base))
+                } else {
+                    weights[entry.name] = WeightView(shape: entry.shape, base: UnsafePointer(storage.buffer.baseAddress!))
+                }
+                position += entry.elementCount
+            }
+            // The stored bytes are no longer needed: let the kernel drop them from this
+            // process's resident set (they are re-read from the file if ever touched again).
+            mapping.release(from: parsed.dataOffset)
+        }
+        self.weights = weights
+    }
+
+    /// The float32 weights of the model tensor `name` (e.g. `teacher.W.weight`).
+    /// Throws `WeightError` for a name the file does not hold (tokenizer blobs are not weights).
+    public func weight(_ name: String) throws -> WeightView {
+        guard let view = weights[name] else { throw WeightError(name: name) }
+        return view
+    }
+
+    /// The table row of `name`, if the file has such a tensor.
+    public func tensorInfo(_ name: String) -> TelmeTensorInfo? {
+        tensorTable.first { $0.name == name }
+    }
+
+    /// float32 values of little-endian `f32`, `f16` or `bf16` bytes.
+    static func dequantise(_ source: UnsafeRawBufferPointer, as dtype: TensorDType,
+                           into destination: UnsafeMutableBufferPointer<Float>) {
+        guard let input = source.baseAddress, let output = destination.baseAddress else { return }
+        let count = destination.count
+        switch dtype {
+        case .f32:
+            for i in 0..<count {
+                output[i] = Float(bitPattern: UInt32(littleEndian: input.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
+            }
+        case .f16:
+            for i in 0..<count {
+                output[i] = HalfPrecision.float(
+                    float16Bits: UInt16(littleEndian: input.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
+            }
+        case .bf16:
+            for i in 0..<count {
+                output[i] = HalfPrecision.float(
+                    bfloat16Bits: UInt16(littleEndian: input.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
+            }
+        case .u8:
+            break
+        }
+    }
+}
+
+/// A read-only private mapping of a whole file (`mmap`), unmapped in `deinit` (`munmap`).
+final class MappedFile: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+    private let path: String
+
+    init(path: String) throws {
+        self.path = path
+        func failure(_ what: String) -> TelmeFormatError {
+            TelmeFormatError(path: path, kind: .io, what: "\(what): \(String(cString: strerror(errno)))")
+        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure("cannot open the file") }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw failure("cannot stat the file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw TelmeFormatError(path: path, kind: .io, what: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else {
+            throw TelmeFormatError(path: path, kind: .truncated,
+                                   what: "the file is empty (a .telme file starts with a \(Layout.preambleSize)-byte preamble)",
+                                   location: "byte 0")
+        }
+        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
+        guard let address, address != MAP_FAILED else { throw failure("cannot map the file") }
+        bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(address), count: size)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
+    }
+
+    /// Drops the pages from `offset` (rounded up to a page) to the end from the resident set
+    /// (`madvise(MADV_DONTNEED)`); the contents stay readable.
+    func release(from offset: Int) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = (offset + page - 1) / page * page
+        guard start < bytes.count else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), bytes.count - start, MADV_DONTNEED)
+    }
+}
+
+/// Owned float32 memory, freed in `deinit`.
+final class FloatStorage: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Float>
+
+    init(count: Int) {
+        buffer = .allocate(capacity: max(count, 1))
+        buffer.initialize(repeating: 0)
+    }
+
+    deinit { buffer.deallocate() }
+}
