@@ -1,0 +1,394 @@
+import TelmeTensor
+
+/// Why a video model or its input was refused.
+public enum VideoModelError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The model description has no video student.
+    case noVideoStudent
+    /// A config value the encoder cannot run (field name, value, what is supported).
+    case unsupportedConfig(field: String, value: String, supported: String)
+    /// A clip tensor whose shape is not `[batch, frames, channels, height, width]` of the config.
+    case badInputShape(found: [Int], expected: [Int])
+
+    public var description: String {
+        switch self {
+        case .noVideoStudent:
+            "the model has no video student"
+        case let .unsupportedConfig(field, value, supported):
+            "TimeSformer config \(field) = \(value) is not supported (supported: \(supported))"
+        case let .badInputShape(found, expected):
+            "video input has shape \(found), expected \(expected) (batch x frames x channels x height x width)"
+        }
+    }
+}
+
+/// The TimeSformer encoder of HF transformers 4.27 (`TimesformerModel`) with divided space-time
+/// attention, for any `TimesformerConfig`.
+///
+/// Hidden states are kept as HF lays them out: per clip, the CLS token first, then the patch
+/// tokens patch-major and frame-minor (token `1 + p * frames + t` is patch p of frame t).
+/// Temporal attention then runs over contiguous groups of `frames` tokens; spatial attention
+/// runs over `[CLS, the patches of frame t]`, gathered with strided row copies.
+public final class Timesformer {
+    public let config: TimesformerConfig
+    /// Keeps the memory of every `WeightView` below alive.
+    private let source: any WeightSource
+
+    private struct Norm {
+        let weight: WeightView
+        let bias: WeightView
+    }
+
+    private struct Dense {
+        let weight: WeightView
+        let bias: WeightView?
+    }
+
+    private struct Layer {
+        let temporalNorm: Norm
+        let temporalQKV: Dense
+        let temporalOutput: Dense
+        let temporalDense: Dense
+        let normBefore: Norm
+        let qkv: Dense
+        let attentionOutput: Dense
+        let normAfter: Norm
+        let intermediate: Dense
+        let output: Dense
+    }
+
+    private let clsToken: WeightView
+    private let positionEmbeddings: WeightView
+    private let timeEmbeddings: WeightView
+    private let patchWeight: WeightView
+    private let patchBias: WeightView
+    private let layers: [Layer]
+    private let finalNorm: Norm
+
+    /// Patches per side of a frame.
+    public let patchesPerSide: Int
+    /// Patches per frame.
+    public var patchesPerFrame: Int { patchesPerSide * patchesPerSide }
+    /// Tokens per clip: CLS plus every patch of every frame.
+    public var tokensPerClip: Int { 1 + patchesPerFrame * config.numFrames }
+    private var eps: Float { Float(config.layerNormEps) }
+    private var hidden: Int { config.hiddenSize }
+
+    /// Fetches and shape-checks every weight of the encoder, named `prefix` + the HF name
+    /// (`prefix` is e.g. `video.model.`).
+    public init(config: TimesformerConfig, weights: any WeightSource, prefix: String) throws {
+        guard config.attentionType == "divided_space_time" else {
+            throw VideoModelError.unsupportedConfig(field: "attention_type", value: config.attentionType,
+                                                    supported: "divided_space_time")
+        }
+        guard config.hiddenAct == "gelu" else {
+            throw VideoModelError.unsupportedConfig(field: "hidden_act", value: config.hiddenAct, supported: "gelu")
+        }
+        guard config.hiddenSize > 0, config.numAttentionHeads > 0,
+              config.hiddenSize % config.numAttentionHeads == 0 else {
+            throw VideoModelError.unsupportedConfig(
+                field: "num_attention_heads", value: "\(config.numAttentionHeads)",
+                supported: "a divisor of hidden_size \(config.hiddenSize)")
+        }
+        guard config.patchSize > 0, config.imageSize >= config.patchSize else {
+            throw VideoModelError.unsupportedConfig(field: "patch_size", value: "\(config.patchSize)",
+                                                    supported: "1...image_size (\(config.imageSize))")
+        }
+        guard config.numFrames > 0, config.numChannels > 0, config.intermediateSize > 0 else {
+            throw VideoModelError.unsupportedConfig(
+                field: "num_frames/num_channels/intermediate_size",
+                value: "\(config.numFrames)/\(config.numChannels)/\(config.intermediateSize)", supported: "> 0")
+        }
+        self.config = config
+        self.source = weights
+        let h = config.hiddenSize
+        let side = config.imageSize / config.patchSize
+        patchesPerSide = side
+
+        func view(_ name: String, _ shape: [Int]) throws -> WeightView {
+            try weights.weight(prefix + name, shape: shape)
+        }
+        func norm(_ name: String) throws -> Norm {
+            Norm(weight: try view("\(name).weight", [h]), bias: try view("\(name).bias", [h]))
+        }
+        func dense(_ name: String, out: Int, in inDim: Int, bias: Bool = true) throws -> Dense {
+            Dense(weight: try view("\(name).weight", [out, inDim]),
+                  bias: bias ? try view("\(name).bias", [out]) : nil)
+        }
+
+        clsToken = try view("embeddings.cls_token", [1, 1, h])
+        positionEmbeddings = try view("embeddings.position_embeddings", [1, side * side + 1, h])
+        timeEmbeddings = try view("embeddings.time_embeddings", [1, config.numFrames, h])
+        patchWeight = try view("embeddings.patch_embeddings.projection.weight",
+                               [h, config.numChannels, config.patchSize, config.patchSize])
+        patchBias = try view("embeddings.patch_embeddings.projection.bias", [h])
+        layers = try (0..<config.numHiddenLayers).map { i in
+            let p = "encoder.layer.\(i)"
+            return Layer(
+                temporalNorm: try norm("\(p).temporal_layernorm"),
+                temporalQKV: try dense("\(p).temporal_attention.attention.qkv", out: 3 * h, in: h,
+                                       bias: config.qkvBias),
+                temporalOutput: try dense("\(p).temporal_attention.output.dense", out: h, in: h),
+                temporalDense: try dense("\(p).temporal_dense", out: h, in: h),
+                normBefore: try norm("\(p).layernorm_before"),
+                qkv: try dense("\(p).attention.attention.qkv", out: 3 * h, in: h, bias: config.qkvBias),
+                attentionOutput: try dense("\(p).attention.output.dense", out: h, in: h),
+                normAfter: try norm("\(p).layernorm_after"),
+                intermediate: try dense("\(p).intermediate.dense", out: config.intermediateSize, in: h),
+                output: try dense("\(p).output.dense", out: h, in: config.intermediateSize))
+        }
+        finalNorm = try norm("layernorm")
+    }
+
+    /// The clip shape this encoder takes for a batch of `batch` clips.
+    public func inputShape(batch: Int) -> [Int] {
+        [batch, config.numFrames, config.numChannels, config.imageSize, config.imageSize]
+    }
+
+    /// Throws unless `video` is `[batch, frames, channels, imageSize, imageSize]` with batch >= 1.
+    public func validate(_ video: Tensor) throws {
+        let batch = video.shape.first ?? 0
+        guard video.shape.count == 5, batch >= 1, video.shape == inputShape(batch: batch) else {
+            throw VideoModelError.badInputShape(found: video.shape, expected: inputShape(batch: max(batch, 1)))
+        }
+    }
+
+    /// `last_hidden_state` `[batch, tokensPerClip, hidden]` of clips `[batch, frames, channels,
+    /// imageSize, imageSize]` (already normalised). The shape must pass `validate`.
+    public func callAsFunction(_ video: Tensor) -> Tensor {
+        var states = run(video, lastLayerCLSOnly: false)
+        Ops.layerNorm(&states, weight: finalNorm.weight, bias: finalNorm.bias, eps: eps)
+        return states
+    }
+
+    /// The CLS row of `last_hidden_state`, `[batch, hidden]`: the same values as
+    /// `self(video)[:, 0, :]`, without the last layer's feed-forward on the patch tokens.
+    public func cls(_ video: Tensor) -> Tensor {
+        let states = run(video, lastLayerCLSOnly: true)
+        var cls = gatherRows(states, count: video.shape[0]) { $0 * tokensPerClip }
+        Ops.layerNorm(&cls, weight: finalNorm.weight, bias: finalNorm.bias, eps: eps)
+        return cls
+    }
+
+    // MARK: - Forward
+
+    /// Embeddings and every layer, before the final LayerNorm. With `lastLayerCLSOnly` the last
+    /// layer's feed-forward (and so its output) is computed for the CLS rows only; the patch
+    /// rows of the result are then not the encoder's.
+    private func run(_ video: Tensor, lastLayerCLSOnly: Bool) -> Tensor {
+        precondition(video.shape.count == 5 && video.shape == inputShape(batch: video.shape[0]),
+                     "Timesformer: input \(video.shape), expected \(inputShape(batch: video.shape.first ?? 1))")
+        let batch = video.shape[0]
+        var states = embed(video, batch: batch)
+        for (i, layer) in layers.enumerated() {
+            states = apply(layer, to: states, batch: batch,
+                           clsOnlyFeedForward: lastLayerCLSOnly && i == layers.count - 1)
+        }
+        return states
+    }
+
+    /// Patch embedding (one product over every patch of every frame), CLS, position and time
+    /// embeddings, in HF's token order.
+    private func embed(_ video: Tensor, batch: Int) -> Tensor {
+        let frames = config.numFrames
+        let channels = config.numChannels
+        let size = config.imageSize
+        let ps = config.patchSize
+        let side = patchesPerSide
+        let perFrame = patchesPerFrame
+        let patchLength = channels * ps * ps
+        let h = hidden
+
+        // im2col: row (clip * frames + t) * perFrame + py * side + px holds the patch's pixels
+        // in the conv weight's (channel, y, x) order; every run of `ps` pixels is contiguous.
+        let patchRows = batch * frames * perFrame
+        var columns = Tensor(zeros: [patchRows, patchLength])
+        video.data.withUnsafeBufferPointer { src in
+            columns.data.withUnsafeMutableBufferPointer { dst in
+                let s = src.baseAddress!
+                let d = dst.baseAddress!
+                for image in 0..<(batch * frames) {
+                    let imageBase = s + image * channels * size * size
+                    for py in 0..<side {
+                        for px in 0..<side {
+                            let row = d + ((image * perFrame) + py * side + px) * patchLength
+                            for c in 0..<channels {
+                                for y in 0..<ps {
+                                    let from = imageBase + (c * size + py * ps + y) * size + px * ps
+                                    (row + (c * ps + y) * ps).update(from: from, count: ps)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let flatWeight = WeightView(shape: [h, patchLength], base: patchWeight.base)
+        let patches = Ops.linear(columns, weight: flatWeight, bias: patchBias)
+
+        var states = Tensor(zeros: [batch, tokensPerClip, h])
+        patches.data.withUnsafeBufferPointer { pp in
+            states.data.withUnsafeMutableBufferPointer { sp in
+                let pos = positionEmbeddings.base
+                let time = timeEmbeddings.base
+                for b in 0..<batch {
+                    let clip = sp.baseAddress! + b * tokensPerClip * h
+                    for i in 0..<h { clip[i] = clsToken.base[i] + pos[i] }
+                    for p in 0..<perFrame {
+                        let posRow = pos + (1 + p) * h
+                        for t in 0..<frames {
+                            let from = pp.baseAddress! + ((b * frames + t) * perFrame + p) * h
+                            let to = clip + (1 + p * frames + t) * h
+                            let timeRow = time + t * h
+                            // HF adds the position embedding, then the time embedding.
+                            for i in 0..<h { to[i] = (from[i] + posRow[i]) + timeRow[i] }
+                        }
+                    }
+                }
+            }
+        }
+        return states
+    }
+
+    /// One divided space-time layer on `[batch, tokensPerClip, hidden]`.
+    private func apply(_ layer: Layer, to states: Tensor, batch: Int, clsOnlyFeedForward: Bool) -> Tensor {
+        let h = hidden
+        let frames = config.numFrames
+        let perFrame = patchesPerFrame
+        let tokens = tokensPerClip
+        let patchTokens = perFrame * frames
+
+        // Temporal: the patch tokens of each clip, in groups of `frames` (one group per patch).
+        var temporal = Tensor(zeros: [batch * patchTokens, h])
+        copyRows(from: states, to: &temporal, count: batch * patchTokens) { r in
+            (r / patchTokens) * tokens + 1 + r % patchTokens
+        } destination: { $0 }
+        var normed = temporal
+        Ops.layerNorm(&normed, weight: layer.temporalNorm.weight, bias: layer.temporalNorm.bias, eps: eps)
+        var attended = selfAttention(normed, qkv: layer.temporalQKV, output: layer.temporalOutput,
+                                     sequences: batch * perFrame, length: frames)
+        attended = Ops.linear(attended, weight: layer.temporalDense.weight, bias: layer.temporalDense.bias)
+        Ops.add(&temporal, attended)
+
+        // Spatial: per frame, [the layer's input CLS, the frame's patches].
+        let spatialLength = 1 + perFrame
+        var spatial = Tensor(zeros: [batch * frames * spatialLength, h])
+        copyRows(from: states, to: &spatial, count: batch * frames) { r in
+            (r / frames) * tokens
+        } destination: { $0 * spatialLength }
+        copyRows(from: temporal, to: &spatial, count: batch * frames * perFrame) { r in
+            // r = (clip * frames + t) * perFrame + p
+            let p = r % perFrame
+            let image = r / perFrame
+            return (image / frames) * patchTokens + p * frames + image % frames
+        } destination: { r in (r / perFrame) * spatialLength + 1 + r % perFrame }
+        Ops.layerNorm(&spatial, weight: layer.normBefore.weight, bias: layer.normBefore.bias, eps: eps)
+        let spatialOut = selfAttention(spatial, qkv: layer.qkv, output: layer.attentionOutput,
+                                       sequences: batch * frames, length: spatialLength)
+
+        // Residual: CLS + mean over frames of its spatial outputs; patches back in token order.
+        var next = Tensor(zeros: [batch, tokens, h])
+        states.data.withUnsafeBufferPointer { inp in
+            temporal.data.withUnsafeBufferPointer { tp in
+                spatialOut.data.withUnsafeBufferPointer { op in
+                    next.data.withUnsafeMutableBufferPointer { np in
+                        let inBase = inp.baseAddress!
+                        let tBase = tp.baseAddress!
+                        let oBase = op.baseAddress!
+                        let nBase = np.baseAddress!
+                        var mean = [Float](repeating: 0, count: h)
+                        for b in 0..<batch {
+                            for i in 0..<h { mean[i] = 0 }
+                            for t in 0..<frames {
+                                let row = oBase + (b * frames + t) * spatialLength * h
+                                for i in 0..<h { mean[i] += row[i] }
+                            }
+                            let clsIn = inBase + b * tokens * h
+                            let clsOut = nBase + b * tokens * h
+                            for i in 0..<h { clsOut[i] = clsIn[i] + mean[i] / Float(frames) }
+                            for p in 0..<perFrame {
+                                for t in 0..<frames {
+                                    let token = p * frames + t
+                                    let from = tBase + (b * patchTokens + token) * h
+                                    let res = oBase + ((b * frames + t) * spatialLength + 1 + p) * h
+                                    let to = nBase + (b * tokens + 1 + token) * h
+                                    for i in 0..<h { to[i] = from[i] + res[i] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Feed-forward with its residual.
+        if clsOnlyFeedForward {
+            var cls = gatherRows(next, count: batch) { $0 * tokens }
+            let out = feedForward(cls, layer)
+            Ops.add(&cls, out)
+            copyRows(from: cls, to: &next, count: batch) { $0 } destination: { $0 * tokens }
+        } else {
+            Ops.add(&next, feedForward(next, layer))
+        }
+        return next
+    }
+
+    /// layernorm_after -> intermediate dense -> GELU -> output dense (no residual).
+    private func feedForward(_ x: Tensor, _ layer: Layer) -> Tensor {
+        var y = x
+        Ops.layerNorm(&y, weight: layer.normAfter.weight, bias: layer.normAfter.bias, eps: eps)
+        y = Ops.linear(y, weight: layer.intermediate.weight, bias: layer.intermediate.bias)
+        Ops.gelu(&y)
+        return Ops.linear(y, weight: layer.output.weight, bias: layer.output.bias)
+    }
+
+    /// HF `TimeSformerAttention` on `sequences` contiguous sequences of `length` rows: the
+    /// fused qkv projection (columns q | k | v, heads side by side in each), scaled
+    /// dot-product attention per head, and the output dense.
+    private func selfAttention(_ x: Tensor, qkv: Dense, output: Dense, sequences: Int, length: Int) -> Tensor {
+        let h = hidden
+        let projected = Ops.linear(x, weight: qkv.weight, bias: qkv.bias)
+        let rows = sequences * length
+        var q = Tensor(zeros: [sequences, length, h])
+        var k = Tensor(zeros: [sequences, length, h])
+        var v = Tensor(zeros: [sequences, length, h])
+        projected.data.withUnsafeBufferPointer { pp in
+            q.data.withUnsafeMutableBufferPointer { qp in
+                k.data.withUnsafeMutableBufferPointer { kp in
+                    v.data.withUnsafeMutableBufferPointer { vp in
+                        for r in 0..<rows {
+                            let row = pp.baseAddress! + r * 3 * h
+                            (qp.baseAddress! + r * h).update(from: row, count: h)
+                            (kp.baseAddress! + r * h).update(from: row + h, count: h)
+                            (vp.baseAddress! + r * h).update(from: row + 2 * h, count: h)
+                        }
+                    }
+                }
+            }
+        }
+        let context = Ops.attention(q: q, k: k, v: v, batch: sequences, seqQ: length, seqK: length,
+                                    heads: config.numAttentionHeads)
+        return Ops.linear(context.reshaped([rows, h]), weight: output.weight, bias: output.bias)
+    }
+
+    // MARK: - Row copies
+
+    /// Copies `count` rows of width `hidden`: row `source(r)` of `from` to row `destination(r)` of `to`.
+    private func copyRows(from: Tensor, to: inout Tensor, count: Int, source: (Int) -> Int,
+                          destination: (Int) -> Int) {
+        let h = hidden
+        from.data.withUnsafeBufferPointer { fp in
+            to.data.withUnsafeMutableBufferPointer { tp in
+                for r in 0..<count {
+                    (tp.baseAddress! + destination(r) * h).update(from: fp.baseAddress! + source(r) * h, count: h)
+                }
+            }
+        }
+    }
+
+    /// `[count, hidden]` made of rows `source(r)` of `from`.
+    private func gatherRows(_ from: Tensor, count: Int, source: (Int) -> Int) -> Tensor {
+        var out = Tensor(zeros: [count, hidden])
+        copyRows(from: from, to: &out, count: count, source: source) { $0 }
+        return out
+    }
+}
