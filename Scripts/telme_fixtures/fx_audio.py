@@ -6,7 +6,7 @@ Every case is a group `<case>/` holding
   audio_logits       float32 [batch, classes]  W(h_a)
   audio_last_hidden  float32 [batch, frames, hidden]  the whole last_hidden_state
 computed by `ctx.models["audio"]` (transformers 4.27.2 Data2VecAudioModel + W) in eval mode.
-The root attribute `cases` lists the case names in order.
+The root attribute `cases` lists the case names in order, comma-separated.
 
 Cases cover: the authors' 1412-sample zero audio (what MELD clips over 30 s become), the
 shortest input that gives one frame (the receptive field, 400 samples with the paper's
@@ -57,7 +57,7 @@ def make(ctx):
     }
     path = os.path.join(ctx.outdir, "audio_cases.h5")
     with h5py.File(path, "w") as f, torch.no_grad():
-        f.attrs["cases"] = list(cases)
+        f.attrs["cases"] = ",".join(cases)
         for name, audio in cases.items():
             x = torch.from_numpy(audio)
             last = model.model(x).last_hidden_state
