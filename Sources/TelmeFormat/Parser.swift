@@ -352,8 +352,21 @@ struct Parser {
     /// One line about a JSON decoding failure: what and at which key path.
     static func summary(of error: any Error) -> String {
         func path(_ codingPath: [any CodingKey]) -> String {
-            let keys = codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            let keys = codingPath.map { $0.intValue.map { "[\($0)]" } ?? snakeCase($0.stringValue) }
             return keys.isEmpty ? "the top level" : keys.joined(separator: ".")
+        }
+        // Coding keys are the Swift names; the file has their snake_case forms.
+        func snakeCase(_ key: String) -> String {
+            var out = ""
+            for character in key {
+                if character.isUppercase {
+                    if !out.isEmpty { out.append("_") }
+                    out += character.lowercased()
+                } else {
+                    out.append(character)
+                }
+            }
+            return out
         }
         func line(_ text: String) -> String {
             text.split(whereSeparator: \.isNewline).joined(separator: " ")
@@ -363,7 +376,7 @@ struct Parser {
             let underlying = (context.underlyingError as NSError?).map { " (\(line($0.localizedDescription)))" } ?? ""
             return "\(line(context.debugDescription))\(underlying) at \(path(context.codingPath))"
         case .keyNotFound(let key, let context):
-            return "missing key \(key.stringValue) at \(path(context.codingPath))"
+            return "missing key \(snakeCase(key.stringValue)) at \(path(context.codingPath))"
         default:
             return line(String(describing: error))
         }

@@ -1,10 +1,9 @@
 import Foundation
 import Testing
-@testable import TelmeFormat
+import TelmeFormat
 
 @Suite("Checksums and 16-bit conversions")
 struct PrimitiveTests {
-    /// Expected digests from the reference C library (libxxhash 0.8.1, `XXH64(data, len, seed)`).
     /// Inputs by name, so that test reports stay short.
     static func xxh64Input(_ name: String) -> [UInt8] {
         switch name {
