@@ -23,7 +23,8 @@ public final class AudioStudent: Sendable {
     /// `audio` is `batch x samples` (already normalised; the rows are equal-length clips, so
     /// any padding is part of them). Returns `h_a` (`batch x hidden`, frame 0 of each row) and
     /// the logits (`batch x classes`). Throws `AudioModelError.tooShort` for clips shorter
-    /// than `minimumSamples` and `.inputShape` for anything but a non-empty 2-D tensor.
+    /// than `minimumSamples` and `.inputShape` for anything but a 2-D tensor; an empty batch
+    /// gives empty outputs.
     public func callAsFunction(_ audio: Tensor) throws -> (hidden: Tensor, logits: Tensor) {
         let first = try encoder(audio, firstFrameOnly: true)
         let hidden = first.reshaped([first.shape[0], first.shape[2]])

@@ -8,7 +8,7 @@ public enum AudioModelError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     /// An activation other than exact GELU (`gelu`) was asked for.
     case unsupportedActivation(field: String, value: String)
-    /// The input is not `batch x samples` with at least one row.
+    /// The input is not `batch x samples`.
     case inputShape([Int])
     /// The clip is shorter than the receptive field of the conv feature extractor, so not even
     /// one frame exists (PyTorch raises an error for such inputs too).
@@ -179,8 +179,11 @@ public final class Data2VecAudio: Sendable {
     /// frame 0 of each row (`batch x 1 x hidden`) when `firstFrameOnly`, which skips the last
     /// layer's work on the other frames (their keys and values are still used).
     public func callAsFunction(_ audio: Tensor, firstFrameOnly: Bool = false) throws -> Tensor {
-        guard audio.shape.count == 2, audio.shape[0] > 0 else { throw AudioModelError.inputShape(audio.shape) }
+        guard audio.shape.count == 2 else { throw AudioModelError.inputShape(audio.shape) }
         let batch = audio.shape[0], samples = audio.shape[1]
+        if batch == 0 {
+            return Tensor(zeros: [0, firstFrameOnly ? 1 : frames(samples: samples), config.hiddenSize])
+        }
         guard frames(samples: samples) > 0 else {
             throw AudioModelError.tooShort(samples: samples, minimum: minimumSamples)
         }
