@@ -1,10 +1,98 @@
 import ArgumentParser
+import Foundation
+import TelmeFormat
+import TelmeImport
+import TelmeModels
 
-/// `telme convert` (not built yet).
+/// `telme convert`: an HDF5 export of the authors' checkpoints -> a checked `.telme` model.
 struct Convert: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "convert", abstract: "Not implemented yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert an HDF5 export (Scripts/export_hdf5.py) into a .telme model.",
+        discussion: """
+            Every tensor is checked against the architecture its configs describe: the known-unused \
+            checkpoint tensors (position_ids, the pooler, masked_spec_embed) are dropped; missing, \
+            unknown or misshapen tensors and NaN/Inf weights are refused. Settings not stored in the \
+            checkpoints take the authors' values for the dataset unless given here.
+            """)
+
+    @Argument(help: "The HDF5 export.", transform: { URL(fileURLWithPath: $0) })
+    var input: URL
+
+    @Option(name: .shortAndLong, help: "The .telme file to write (replaced only when the conversion succeeds).",
+            transform: { URL(fileURLWithPath: $0) })
+    var output: URL
+
+    @Option(help: "Stored weight type: f32, f16 or bf16.")
+    var dtype: String = "f32"
+
+    @Option(help: "ASF attention heads (default: MELD 3, IEMOCAP 4).")
+    var fusionHeads: Int?
+
+    @Option(help: "ASF beta_shift (default: MELD 0.1, IEMOCAP 0.2).")
+    var betaShift: Double?
+
+    @Option(help: "Speaker numbering: official or dialogue (default: official).")
+    var speakerNumbering: String?
+
+    @Option(help: "Order of the students in ASF: audio-video or video-audio (default: audio-video).")
+    var fusionOrder: String?
+
+    @Option(help: "Frame channel order given to the video student: bgr or rgb (default: bgr).")
+    var channelOrder: String?
+
+    @Option(help: "Audio sample rate in Hz (default: 22050).")
+    var sampleRate: Int?
 
     func run() async throws {
-        throw ValidationError("telme convert is not implemented yet")
+        let report = try TelmeImporter.convert(input: input, output: output, options: try options())
+        print(Self.summary(report))
+    }
+
+    /// The command line's choices as conversion options.
+    func options() throws -> ConversionOptions {
+        guard let dtype = TensorDType(rawValue: dtype), dtype.isFloat else {
+            throw ValidationError("--dtype must be f32, f16 or bf16, not \"\(dtype)\"")
+        }
+        if let fusionHeads, fusionHeads < 1 { throw ValidationError("--fusion-heads must be at least 1") }
+        if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a finite number") }
+        if let sampleRate, sampleRate < 1 { throw ValidationError("--sample-rate must be positive") }
+        return ConversionOptions(
+            dtype: dtype, fusionHeads: fusionHeads, betaShift: betaShift,
+            speakerNumbering: try Self.choice(speakerNumbering, "--speaker-numbering"),
+            fusionOrder: try Self.choice(fusionOrder, "--fusion-order"),
+            channelOrder: try Self.choice(channelOrder, "--channel-order"),
+            sampleRate: sampleRate, converterVersion: TelmeVersion.string)
+    }
+
+    /// Parses an enum-valued option, listing the valid values when it is not one.
+    private static func choice<T: RawRepresentable & CaseIterable>(_ value: String?, _ option: String) throws -> T?
+    where T.RawValue == String {
+        guard let value else { return nil }
+        guard let parsed = T(rawValue: value) else {
+            throw ValidationError("\(option) must be \(T.allCases.map(\.rawValue).joined(separator: " or ")), not \"\(value)\"")
+        }
+        return parsed
+    }
+
+    static func summary(_ report: ConversionReport) -> String {
+        let model = report.model
+        var parts = ["teacher"]
+        if model.audio != nil { parts.append("audio") }
+        if model.video != nil { parts.append("video") }
+        if model.fusion != nil { parts.append("fusion") }
+        var lines = [
+            "\(report.output.path): \(model.dataset), \(parts.joined(separator: " + ")), \(model.labels.count) labels",
+            "  \(report.tensorCount) tensors, \(report.parameterCount) weights as \(report.dtype.rawValue), "
+                + "\(report.outputBytes) bytes",
+        ]
+        if !report.dropped.isEmpty {
+            lines.append("  dropped (unused at inference): \(report.dropped.joined(separator: ", "))")
+        }
+        if let fusion = model.fusion {
+            lines.append("  fusion: \(fusion.numHeads) heads, beta_shift \(fusion.betaShift)")
+        }
+        lines.append("  source sha256 \(report.sourceSHA256)")
+        return lines.joined(separator: "\n")
     }
 }

@@ -1,0 +1,179 @@
+import Foundation
+
+/// Why an HDF5 export cannot become a `.telme` model: one line naming the file, the place in
+/// it (a dataset such as `/teacher/W.weight`, an attribute such as `/teacher@config`, a config
+/// field) and the reason.
+public struct ImportError: Error, CustomStringConvertible, LocalizedError, Equatable, Sendable {
+    /// The HDF5 file's path as given.
+    public var file: String
+    /// Where in the file, if the problem has a place.
+    public var place: String?
+    public var reason: String
+
+    public init(file: String, place: String? = nil, _ reason: String) {
+        self.file = file
+        self.place = place
+        self.reason = reason
+    }
+
+    public var description: String {
+        let text = if let place { "\(file): \(place): \(reason)" } else { "\(file): \(reason)" }
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    public var errorDescription: String? { description }
+}
+
+/// A JSON value, decoded without Foundation's bridging (so that `1`, `1.0` and `true` stay
+/// distinguishable on every platform).
+enum JSONValue: Decodable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .int(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .double(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    /// How the value reads in a message.
+    var summary: String {
+        switch self {
+        case .null: "null"
+        case .bool(let value): "\(value)"
+        case .int(let value): "\(value)"
+        case .double(let value): "\(value)"
+        case .string(let value): "\"\(value)\""
+        case .array(let values): "[\(values.map(\.summary).joined(separator: ", "))]"
+        case .object: "an object"
+        }
+    }
+}
+
+/// Typed access to the fields of an HF `config.json`, with the HF class defaults for fields a
+/// config may omit; every failure names the file, the attribute and the field.
+struct HFConfig {
+    let file: String
+    /// Where the config lives in the HDF5 file, e.g. `/teacher@config`.
+    let place: String
+    let fields: [String: JSONValue]
+
+    init(json: String, file: String, place: String) throws {
+        self.file = file
+        self.place = place
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
+        } catch {
+            throw ImportError(file: file, place: place, "is not valid JSON")
+        }
+        guard case .object(let fields) = value else {
+            throw ImportError(file: file, place: place, "is not a JSON object")
+        }
+        self.fields = fields
+    }
+
+    func fail(_ key: String, _ reason: String) -> ImportError {
+        ImportError(file: file, place: place, "field \(key) \(reason)")
+    }
+
+    /// The field, or nil when it is absent or null.
+    private func value(_ key: String) -> JSONValue? {
+        guard let value = fields[key], value != .null else { return nil }
+        return value
+    }
+
+    func int(_ key: String, default fallback: Int? = nil) throws -> Int {
+        switch value(key) {
+        case nil:
+            guard let fallback else { throw fail(key, "is missing") }
+            return fallback
+        case .int(let v): return v
+        case .double(let v) where v.rounded() == v && abs(v) < 1e15: return Int(v)
+        case let other?: throw fail(key, "is \(other.summary), expected an integer")
+        }
+    }
+
+    func double(_ key: String, default fallback: Double? = nil) throws -> Double {
+        switch value(key) {
+        case nil:
+            guard let fallback else { throw fail(key, "is missing") }
+            return fallback
+        case .int(let v): return Double(v)
+        case .double(let v): return v
+        case let other?: throw fail(key, "is \(other.summary), expected a number")
+        }
+    }
+
+    func bool(_ key: String, default fallback: Bool? = nil) throws -> Bool {
+        switch value(key) {
+        case nil:
+            guard let fallback else { throw fail(key, "is missing") }
+            return fallback
+        case .bool(let v): return v
+        case let other?: throw fail(key, "is \(other.summary), expected true or false")
+        }
+    }
+
+    func string(_ key: String, default fallback: String? = nil) throws -> String {
+        switch value(key) {
+        case nil:
+            guard let fallback else { throw fail(key, "is missing") }
+            return fallback
+        case .string(let v): return v
+        case let other?: throw fail(key, "is \(other.summary), expected a string")
+        }
+    }
+
+    func ints(_ key: String, default fallback: [Int]? = nil) throws -> [Int] {
+        switch value(key) {
+        case nil:
+            guard let fallback else { throw fail(key, "is missing") }
+            return fallback
+        case .array(let values):
+            return try values.map { element in
+                switch element {
+                case .int(let v): return v
+                case .double(let v) where v.rounded() == v && abs(v) < 1e15: return Int(v)
+                default: throw fail(key, "is \(JSONValue.array(values).summary), expected a list of integers")
+                }
+            }
+        case let other?: throw fail(key, "is \(other.summary), expected a list of integers")
+        }
+    }
+
+    /// A string field that must be one of `supported` (which the model code implements).
+    func choice(_ key: String, default fallback: String, supported: [String]) throws -> String {
+        let value = try string(key, default: fallback)
+        guard supported.contains(value) else {
+            let list = supported.map { "\"\($0)\"" }.joined(separator: " or ")
+            throw fail(key, "is \"\(value)\"; only \(list) is supported")
+        }
+        return value
+    }
+
+    /// Refuses a field that is present with a value other than `expected`.
+    func require(_ key: String, equals expected: Bool) throws {
+        if try bool(key, default: expected) != expected {
+            throw fail(key, "is \(!expected); only \(expected) is supported")
+        }
+    }
+}

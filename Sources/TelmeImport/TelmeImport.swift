@@ -1,1 +1,0 @@
-// TelmeImport: see Package.swift for this target's job.
