@@ -24,11 +24,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def sample_configs(vocab_size):
     text = RobertaConfig(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=32, max_position_embeddings=514, type_vocab_size=1)
-    audio = Data2VecAudioConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+    audio = Data2VecAudioConfig(hidden_size=24, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
                                 conv_dim=[16] * 7, conv_kernel=[10, 3, 3, 3, 3, 2, 2],
                                 conv_stride=[5, 2, 2, 2, 2, 2, 2], conv_bias=True, num_conv_pos_embeddings=5,
                                 conv_pos_kernel_size=19, num_conv_pos_embedding_groups=4)
-    video = TimesformerConfig(image_size=224, patch_size=16, num_frames=8, hidden_size=16, num_hidden_layers=2,
+    video = TimesformerConfig(image_size=224, patch_size=16, num_frames=8, hidden_size=24, num_hidden_layers=2,
                               num_attention_heads=2, intermediate_size=32)
     return text, audio, video
 

@@ -12,6 +12,13 @@ public struct TelmeCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Parses the process's arguments and runs the command, exiting with its code.
+    public static func run() async {
+        // Spelled out so the async `main` is chosen over the synchronous one.
+        let entry: () async -> Void = main
+        await entry()
+    }
 }
 
 /// The tool's version, recorded in converted models and run outputs.

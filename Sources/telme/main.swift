@@ -1,3 +1,3 @@
 import TelmeCLI
 
-await TelmeCommand.main()
+await TelmeCommand.run()
