@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on the bundled sample: build, convert the sample model, annotate the sample corpus.
+# Outputs land in out/ (not tracked).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash Scripts/deps.sh
+swift build -c release --product telme
+telme=$(swift build -c release --show-bin-path)/telme
+mkdir -p out
+"$telme" convert Samples/model/sample-model.h5 -o out/sample.telme
+"$telme" inspect out/sample.telme
+"$telme" annotate --model out/sample.telme --corpus Samples/corpus/sample.csv --layout meld --out out/sample-annotations
+echo "annotations: out/sample-annotations/annotations.csv and annotations.jsonl"
