@@ -12,7 +12,7 @@ as `fusion(h_t, first, second)`), float32 [N, classes]:
       the rows in consecutive batches of 4 (the last one partial), each batch one 2-D call,
       so the attention runs across the batch members as in the authors' inference.
 `audio_video` means `fusion(h_t, h_a, h_v)`, `video_audio` means `fusion(h_t, h_v, h_a)`.
-The root attribute `cases` lists the case names in order; `official_batch` is 4.
+The root attribute `cases` lists the case names in order, comma-separated; `official_batch` is 4.
 
 Cases:
   random      6 rows of random embeddings (one batch of 4, then a partial batch of 2);
@@ -106,7 +106,7 @@ def make(ctx):
 
         path = os.path.join(ctx.outdir, "fusion_cases.h5")
         with h5py.File(path, "w") as f:
-            f.attrs["cases"] = list(cases)
+            f.attrs["cases"] = ",".join(cases)
             f.attrs["official_batch"] = BATCH
             for name, (module, text, audio, video) in cases.items():
                 g = f.create_group(name)

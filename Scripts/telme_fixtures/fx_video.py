@@ -6,7 +6,7 @@ Every case is a group `<case>/` holding
   video_logits       float32 [batch, classes]         W(h_v)
   video_last_hidden  float32 [batch, tokens, hidden]  the whole last_hidden_state
 computed by `ctx.models["video"]` (transformers 4.27.2 TimesformerModel + W) in eval mode.
-The root attribute `cases` lists the case names in order.
+The root attribute `cases` lists the case names in order, comma-separated.
 
 Cases: one clip, a batch of two, the all-zero clip the MELD >30 s rule gives (zeros AFTER
 normalisation), a batch of two whose first clip is that zero clip, and a clip whose frames are
@@ -49,7 +49,7 @@ def make(ctx):
     }
     path = os.path.join(ctx.outdir, "video_cases.h5")
     with h5py.File(path, "w") as f, torch.no_grad():
-        f.attrs["cases"] = list(cases)
+        f.attrs["cases"] = ",".join(cases)
         for name, video in cases.items():
             x = torch.from_numpy(video)
             last = model.model(x).last_hidden_state

@@ -90,12 +90,13 @@ public final class Fusion {
         headBias = try view("W.bias", [classes])
     }
 
-    /// Throws unless the inputs are `[B, textDim]`, `[B, audioDim]`, `[B, videoDim]` with one B >= 1.
+    /// Throws unless the inputs are `[B, textDim]`, `[B, audioDim]`, `[B, videoDim]` with one B
+    /// (that of `text`).
     public func validate(text: Tensor, audio: Tensor, video: Tensor) throws {
-        let batch = text.shape.first ?? 0
+        let batch = max(text.shape.first ?? 1, 0)
         for (name, tensor, width) in [("text", text, textDim), ("audio", audio, audioDim), ("video", video, videoDim)] {
-            guard batch >= 1, tensor.shape == [batch, width] else {
-                throw FusionError.badInputShape(input: name, found: tensor.shape, expected: [max(batch, 1), width])
+            guard tensor.shape == [batch, width] else {
+                throw FusionError.badInputShape(input: name, found: tensor.shape, expected: [batch, width])
             }
         }
     }
@@ -112,6 +113,7 @@ public final class Fusion {
         precondition((try? validate(text: text, audio: audio, video: video)) != nil,
                      "Fusion: inputs \(text.shape), \(audio.shape), \(video.shape)")
         let batch = text.shape[0]
+        guard batch > 0 else { return Tensor(zeros: [0, classes]) }
         let av = avDim
         let (first, second) = order == .audioVideo ? (audio, video) : (video, audio)
         let nv = concatColumns(first, second)

@@ -144,11 +144,11 @@ public final class Timesformer {
         [batch, config.numFrames, config.numChannels, config.imageSize, config.imageSize]
     }
 
-    /// Throws unless `video` is `[batch, frames, channels, imageSize, imageSize]` with batch >= 1.
+    /// Throws unless `video` is `[batch, frames, channels, imageSize, imageSize]` (any batch >= 0).
     public func validate(_ video: Tensor) throws {
-        let batch = video.shape.first ?? 0
-        guard video.shape.count == 5, batch >= 1, video.shape == inputShape(batch: batch) else {
-            throw VideoModelError.badInputShape(found: video.shape, expected: inputShape(batch: max(batch, 1)))
+        let batch = max(video.shape.first ?? 1, 0)
+        guard video.shape.count == 5, video.shape == inputShape(batch: batch) else {
+            throw VideoModelError.badInputShape(found: video.shape, expected: inputShape(batch: batch))
         }
     }
 
@@ -175,9 +175,10 @@ public final class Timesformer {
     /// layer's feed-forward (and so its output) is computed for the CLS rows only; the patch
     /// rows of the result are then not the encoder's.
     private func run(_ video: Tensor, lastLayerCLSOnly: Bool) -> Tensor {
-        precondition(video.shape.count == 5 && video.shape == inputShape(batch: video.shape[0]),
+        precondition((try? validate(video)) != nil,
                      "Timesformer: input \(video.shape), expected \(inputShape(batch: video.shape.first ?? 1))")
         let batch = video.shape[0]
+        guard batch > 0 else { return Tensor(zeros: [0, tokensPerClip, hidden]) }
         var states = embed(video, batch: batch)
         for (i, layer) in layers.enumerated() {
             states = apply(layer, to: states, batch: batch,

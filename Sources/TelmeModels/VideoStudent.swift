@@ -27,7 +27,7 @@ public final class VideoStudent {
     /// The clip shape the student takes for a batch of `batch` clips.
     public func inputShape(batch: Int) -> [Int] { encoder.inputShape(batch: batch) }
 
-    /// Throws unless `video` is `[batch >= 1, frames, channels, imageSize, imageSize]` of the config.
+    /// Throws unless `video` is `[batch, frames, channels, imageSize, imageSize]` of the config.
     public func validate(_ video: Tensor) throws { try encoder.validate(video) }
 
     /// `video` is `[batch, frames, channels, H, W]`, already normalised (its shape must pass
