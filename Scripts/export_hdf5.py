@@ -139,7 +139,8 @@ def write_component(h5, name, checkpoint, state, config_text):
     for key, tensor in state.items():
         array = to_array(checkpoint, key, tensor)
         dataset = group.create_dataset(key, data=array)
-        dataset.attrs["torch_dtype"] = str(tensor.dtype).removeprefix("torch.")
+        if tensor.dtype == torch.bfloat16:
+            dataset.attrs["torch_dtype"] = "bfloat16"
         total += array.nbytes
     return total
 

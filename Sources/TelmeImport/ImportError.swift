@@ -95,10 +95,10 @@ struct HFConfig {
         ImportError(file: file, place: place, "field \(key) \(reason)")
     }
 
-    /// The field, or nil when it is absent or null.
+    /// The field, or nil when it is absent (HF then uses its default). A null is kept: HF
+    /// would set the attribute to None, which no encoder accepts.
     private func value(_ key: String) -> JSONValue? {
-        guard let value = fields[key], value != .null else { return nil }
-        return value
+        fields[key]
     }
 
     func int(_ key: String, default fallback: Int? = nil) throws -> Int {

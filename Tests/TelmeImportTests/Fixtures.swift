@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+/// Files under Tests/TelmeImportTests/Fixtures (made by Scripts/make_import_fixtures.py).
+enum Fixture {
+    static func url(_ relativePath: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
+        let base = try #require(Bundle.module.resourceURL, sourceLocation: sourceLocation)
+        let url = base.appendingPathComponent("Fixtures").appendingPathComponent(relativePath)
+        try #require(FileManager.default.fileExists(atPath: url.path), "missing fixture \(relativePath)",
+                     sourceLocation: sourceLocation)
+        return url
+    }
+
+    /// A fresh empty directory, removed by the caller with `FileManager.removeItem`.
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("telme-import-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// The description of a thrown error, or nil when `body` does not throw.
+func errorMessage(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return "\(error)"
+    }
+}
