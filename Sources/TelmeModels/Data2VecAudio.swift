@@ -241,15 +241,13 @@ public final class Data2VecAudio: Sendable {
         }
         let context = Ops.attention(q: q, k: k, v: v, batch: batch, seqQ: q.shape[1], seqK: length,
                                     heads: config.numAttentionHeads, scale: 1)
-        var x = Ops.linear(context, weight: layer.outWeight, bias: layer.outBias)
-        Ops.add(&x, residual)
         let eps = Float(config.layerNormEps)
-        Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: eps)
+        var x = Ops.linear(context, weight: layer.outWeight, bias: layer.outBias)
+        Ops.addLayerNorm(&x, residual: residual, weight: layer.normWeight, bias: layer.normBias, eps: eps)
         var ff = Ops.linear(x, weight: layer.intermediateWeight, bias: layer.intermediateBias)
         Ops.gelu(&ff)
         var y = Ops.linear(ff, weight: layer.outputWeight, bias: layer.outputBias)
-        Ops.add(&y, x)
-        Ops.layerNorm(&y, weight: layer.finalNormWeight, bias: layer.finalNormBias, eps: eps)
+        Ops.addLayerNorm(&y, residual: x, weight: layer.finalNormWeight, bias: layer.finalNormBias, eps: eps)
         return y
     }
 
