@@ -13,6 +13,17 @@ Cases: one unpadded utterance; a left-padded batch of 3 of different lengths; th
 input the teacher takes (512 tokens: 511 + <mask>) alone and padded next to a shorter one;
 a batch with a row that is all padding (HF's finite mask makes its attention uniform); and
 a pad id inside an attended span (position ids come from the ids, not from the mask).
+
+It also writes `<outdir>/forward_cases.h5`, an input file of `telme forward` with the whole
+model's PyTorch answers, for the command's end-to-end test. Root datasets (the inputs):
+  input_ids int64 [5, L], attention_mask int64 [5, L], audio float32 [5, samples],
+  video float32 [5, frames, channels, H, W]
+and `expected/<semantics>/<output>` float32 for semantics `independent` and `official-batch4`:
+text_hidden, text_logits, audio_hidden, audio_logits, video_hidden, video_logits,
+fusion_logits. The encoders see the whole batch at once; ASF sees every row alone
+(`independent`) or consecutive batches of 4, the last one partial (`official-batch4`), with
+the students in the order audio, video (the models' default setting). Audio and video values
+are multiples of 1/8 so that the gzip-compressed file stays small.
 """
 import os
 
@@ -76,3 +87,37 @@ def make(ctx):
             g.create_dataset("text_logits", data=logits.numpy())
             g.create_dataset("text_last_hidden", data=last.numpy())
     print(f"  wrote {path} ({os.path.getsize(path)} bytes, {len(cases)} cases)")
+    write_forward_case(ctx, rng, vocab, mask_id)
+
+
+def coarse(rng, shape):
+    """Roughly normal values rounded to multiples of 1/8 (they compress well)."""
+    return (np.round(rng.standard_normal(shape) * 8) / 8).astype(np.float32)
+
+
+def write_forward_case(ctx, rng, vocab, mask_id, rows=5, official_batch=4):
+    teacher, audio_model, video_model, fusion = (ctx.models[k] for k in ("teacher", "audio", "video", "fusion"))
+    ids, mask = left_padded([utterance(rng, n, vocab, mask_id) for n in (12, 4, 20, 9, 15)][:rows])
+    audio = coarse(rng, (rows, 4000))
+    audio[1, :1500] = 0  # a shorter clip, left-padded with zeros as the authors' batches are
+    cfg = video_model.model.config
+    video = coarse(rng, (rows, cfg.num_frames, cfg.num_channels, cfg.image_size, cfg.image_size))
+    with torch.no_grad():
+        h_t, text_logits = teacher(torch.from_numpy(ids), torch.from_numpy(mask))
+        h_a, audio_logits = audio_model(torch.from_numpy(audio))
+        h_v, video_logits = video_model(torch.from_numpy(video))
+        independent = torch.cat([fusion(h_t[i:i + 1], h_a[i:i + 1], h_v[i:i + 1]) for i in range(rows)])
+        official = torch.cat([fusion(h_t[i:i + official_batch], h_a[i:i + official_batch], h_v[i:i + official_batch])
+                              for i in range(0, rows, official_batch)])
+    outputs = {"text_hidden": h_t, "text_logits": text_logits, "audio_hidden": h_a, "audio_logits": audio_logits,
+               "video_hidden": h_v, "video_logits": video_logits}
+    path = os.path.join(ctx.outdir, "forward_cases.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("input_ids", data=ids)
+        f.create_dataset("attention_mask", data=mask)
+        for key, value in (("audio", audio), ("video", video)):
+            f.create_dataset(key, data=value, compression="gzip", shuffle=True)
+        for semantics, fused in (("independent", independent), ("official-batch4", official)):
+            for key, value in list(outputs.items()) + [("fusion_logits", fused)]:
+                f.create_dataset(f"expected/{semantics}/{key}", data=value.numpy())
+    print(f"  wrote {path} ({os.path.getsize(path)} bytes)")
