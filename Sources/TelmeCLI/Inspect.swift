@@ -1,10 +1,34 @@
 import ArgumentParser
+import Foundation
+import TelmeFormat
 
-/// `telme inspect` (not built yet).
+/// `telme inspect`: validates a `.telme` file and prints what it holds.
 struct Inspect: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Not implemented yet.")
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Validate a .telme model file and print its description.",
+        discussion: """
+            Prints the format version, dtype, dataset, labels, every encoder config and setting, \
+            the provenance, the tensor and parameter counts and the file size. The whole file is \
+            validated first (layout, shapes against the architecture, checksums); a refused file \
+            gives a one-line reason on stderr and a non-zero exit status.
+            """)
+
+    @Argument(help: "The .telme model file.", transform: { URL(fileURLWithPath: $0) })
+    var model: URL
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @Flag(help: "Also list the tensor table (name, dtype, shape, offset, byte length, checksum).")
+    var tensors = false
+
+    @Flag(help: "Skip the tensor data checksums (the header checksum is still verified).")
+    var skipChecksums = false
 
     func run() async throws {
-        throw ValidationError("telme inspect is not implemented yet")
+        let file = try TelmeFile(contentsOf: model, verifyChecksums: !skipChecksums)
+        let report = TelmeFileReport(file, includeTensors: tensors)
+        print(json ? try report.json() : try report.text())
     }
 }
