@@ -275,7 +275,8 @@ struct CorruptionTests {
     }
 
     /// Every byte of a valid file is checked by something: flipping a bit of a byte anywhere
-    /// (preamble, header, table, padding, data) and cutting the file anywhere are all refused with a `TelmeFormatError` (never a crash, never silent acceptance).
+    /// (preamble, header, table, padding, data) and cutting the file anywhere are all refused
+    /// with a `TelmeFormatError` (never a crash, never silent acceptance).
     @Test func everySingleByteChangeIsRefused() throws {
         let bytes = try withTemporaryDirectory { folder in
             Array(try Data(contentsOf: try Tiny.write(Tiny.textModel(), dtype: .bf16, to: folder.appendingPathComponent("m.telme"))))
