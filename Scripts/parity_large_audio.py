@@ -108,10 +108,13 @@ def main():
         outputs = os.path.join(tmp, "out.h5")
         with h5py.File(inputs, "w") as f:
             f.create_dataset("audio", data=audio)
-            # A short text input too, in case `forward` wants the teacher's inputs as well.
-            f.create_dataset("input_ids", data=np.array([[50, 60, 70, 2]] * 2, np.int64))
-            f.create_dataset("attention_mask", data=np.ones((2, 4), np.int64))
-        forward_time = run([args.telme, "forward", "--model", model_telme, "--inputs", inputs, "-o", outputs])
+        forward = [args.telme, "forward", "--model", model_telme, "--inputs", inputs, "-o", outputs]
+        rss_file = os.path.join(tmp, "rss")
+        if os.path.exists("/usr/bin/time"):
+            forward = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + forward
+        forward_time = run(forward)
+        peak_rss = int(open(rss_file).read().split()[-1]) * 1024 if os.path.exists(rss_file) else None
+        model_bytes = os.path.getsize(model_telme)
         with h5py.File(outputs, "r") as f:
             swift_hidden = f["audio_hidden"][()]
             swift_logits = f["audio_logits"][()]
@@ -129,6 +132,8 @@ def main():
           f"telme {swift_logits.argmax(-1).tolist()})")
     print(f"  time: PyTorch forward {torch_time:.2f} s; telme convert {convert_time:.2f} s, "
           f"telme forward {forward_time:.2f} s (process, including mapping the model)")
+    if peak_rss is not None:
+        print(f"  telme forward peak RSS {peak_rss / 2**20:.0f} MiB; model file {model_bytes / 2**20:.0f} MiB")
     if max(hidden_error, logits_error) > args.tolerance or not agree:
         sys.exit(1)
 
