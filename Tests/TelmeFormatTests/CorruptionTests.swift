@@ -110,6 +110,9 @@ struct CorruptionTests {
             return bytes
         },
         .raw("invalid JSON", .badHeader, ["header JSON is invalid", "at byte 64"]) { $0.headerJSON = Array("{not json".utf8) },
+        .raw("deeply nested JSON", .badHeader, ["header JSON is invalid"]) { raw in
+            raw.headerJSON = [UInt8](repeating: UInt8(ascii: "["), count: 1_000_000)
+        },
         .raw("JSON without the dtype", .badHeader, ["header JSON is invalid: missing key tensor_dtype at the top level"]) { raw in
             var header = raw.headerObject
             header["tensor_dtype"] = nil
