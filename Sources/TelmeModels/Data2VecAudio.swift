@@ -188,12 +188,24 @@ public final class Data2VecAudio: Sendable {
             throw AudioModelError.tooShort(samples: samples, minimum: minimumSamples)
         }
 
-        var x = audio.reshaped([batch, samples, 1])
-        for layer in convLayers {
-            x = Conv1d.forward(x, weight: layer.weight, bias: layer.bias, stride: layer.stride)
-            Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: Self.defaultNormEps)
-            Ops.gelu(&x)
+        // One clip at a time through the conv stack: its first layers' outputs are the largest
+        // activations of the model (164 MB for 400 000 samples), so only one clip's exist at once.
+        var features: [Float] = []
+        var featureShape: [Int] = []
+        for b in 0..<batch {
+            var x = Tensor(shape: [1, samples, 1], data: Array(audio.data[(b * samples)..<((b + 1) * samples)]))
+            for layer in convLayers {
+                x = Conv1d.forward(x, weight: layer.weight, bias: layer.bias, stride: layer.stride)
+                Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: Self.defaultNormEps)
+                Ops.gelu(&x)
+            }
+            if b == 0 {
+                featureShape = [batch, x.shape[1], x.shape[2]]
+                features.reserveCapacity(batch * x.count)
+            }
+            features += x.data
         }
+        var x = Tensor(shape: featureShape, data: features)
 
         let eps = Float(config.layerNormEps)
         Ops.layerNorm(&x, weight: projectionNormWeight, bias: projectionNormBias, eps: eps)
