@@ -105,14 +105,14 @@ def load_state_dict(path, allow_pickle):
         hint = "" if allow_pickle else " (if it is a trusted pickle of more than tensors, retry with --allow-pickle)"
         raise ExportError(f"{path}: cannot load as a PyTorch state dict: {reason}{hint}") from None
     if not isinstance(state, dict):
-        raise ExportError(f"{path}: holds a {type(state).__name__}, expected a state dict (name -> tensor)")
+        raise ExportError(f"{path}: holds a value of type {type(state).__name__}, expected a state dict (name -> tensor)")
     if not state:
         raise ExportError(f"{path}: the state dict is empty")
     for key, value in state.items():
         if not isinstance(key, str) or not key or "/" in key or key in (".", ".."):
             raise ExportError(f"{path}: state-dict key {key!r} cannot be an HDF5 dataset name")
         if not isinstance(value, torch.Tensor):
-            raise ExportError(f"{path}: {key}: holds a {type(value).__name__}, not a tensor")
+            raise ExportError(f"{path}: {key}: holds a value of type {type(value).__name__}, not a tensor")
         if value.is_sparse or value.is_quantized or value.is_complex():
             raise ExportError(f"{path}: {key}: sparse, quantized and complex tensors are not supported")
     return state

@@ -40,3 +40,16 @@ static inline int CHDF5_is_hard_link(hid_t loc, const char *name) {
     if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0) return -1;
     return info.type == H5L_TYPE_HARD ? 1 : 0;
 }
+
+// File access list for reading: keeps libhdf5's file locking, but does not fail on file
+// systems without locks (H5Pset_file_locking exists from 1.10.7 on). Close with H5Pclose.
+static inline hid_t CHDF5_read_access_list(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#if H5_VERSION_GE(1, 10, 7)
+    if (fapl >= 0 && H5Pset_file_locking(fapl, 1, 1) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+#endif
+    return fapl;
+}

@@ -69,9 +69,10 @@ public final class HDF5File {
     var path: String { url.path }
 
     /// Opens an existing file read-only. Refuses a missing file, a file without the HDF5
-    /// signature and a file libhdf5 cannot open (truncated, damaged), naming the path.
-    /// The corresponding C functions are `H5Fis_hdf5` (`H5Fis_accessible` from 1.12 on) and
-    /// `H5Fopen`.
+    /// signature and a file libhdf5 cannot open (truncated, damaged), naming the path. File
+    /// locks are used where the file system has them and skipped where it has none.
+    /// The corresponding C functions are `H5Fis_hdf5` (`H5Fis_accessible` from 1.12 on),
+    /// `H5Pset_file_locking` and `H5Fopen`.
     public init(readingAt url: URL) throws {
         HDF5Library.prepare()
         self.url = url
@@ -88,7 +89,10 @@ public final class HDF5File {
             _ = HDF5Library.takeErrorDetail()
             throw HDF5Error(.notHDF5, file: path)
         }
-        guard let file = Handle(H5Fopen(path, CHDF5_F_ACC_RDONLY(), CHDF5_P_DEFAULT()), .file) else {
+        guard let accessList = Handle(CHDF5_read_access_list(), .propertyList) else {
+            throw HDF5Error(.cannotOpen(HDF5Library.takeErrorDetail()), file: path)
+        }
+        guard let file = Handle(H5Fopen(path, CHDF5_F_ACC_RDONLY(), accessList.id), .file) else {
             throw HDF5Error(.cannotOpen(HDF5Library.takeErrorDetail()), file: path)
         }
         self.file = file
