@@ -44,81 +44,66 @@ enum PreTokenizer {
 
     /// Calls `body` with the byte range of every word of `bytes[range]`, in order.
     /// `bytes` must be valid UTF-8 and `range` must start and end on scalar boundaries.
-    static func forEachWord(in bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>,
-                            scratch: inout Scratch, _ body: (Range<Int>) -> Void) {
-        // Decode once: each scalar's value, class and first byte (plus the end as a sentinel).
-        scratch.values.removeAll(keepingCapacity: true)
-        scratch.classes.removeAll(keepingCapacity: true)
-        scratch.starts.removeAll(keepingCapacity: true)
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let (value, next) = UTF8Scan.decode(bytes, at: i)
-            scratch.values.append(value)
-            scratch.classes.append(classify(value))
-            scratch.starts.append(i)
-            i = next
-        }
-        scratch.starts.append(range.upperBound)
-
-        let values = scratch.values
-        let classes = scratch.classes
-        let starts = scratch.starts
-        let n = values.count
-        let apostrophe: UInt32 = 0x27, space: UInt32 = 0x20
-        var p = 0
-        while p < n {
-            let end = matchEnd(at: p, values: values, classes: classes, count: n,
-                               apostrophe: apostrophe, space: space)
-            body(starts[p]..<starts[end])
-            p = end
+    static func forEachWord(in bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, _ body: (Range<Int>) -> Void) {
+        let end = range.upperBound
+        var p = range.lowerBound
+        while p < end {
+            let q = matchEnd(bytes, at: p, end: end)
+            body(p..<q)
+            p = q
         }
     }
 
-    /// Where the pattern's match starting at scalar `p` ends (exclusive). Never returns `p`.
+    /// Where the pattern's match starting at byte `p` ends (exclusive); always after `p`.
     @inline(__always)
-    private static func matchEnd(at p: Int, values: [UInt32], classes: [CharClass], count n: Int,
-                                 apostrophe: UInt32, space: UInt32) -> Int {
-        let c = values[p]
-        // 's|'t|'re|'ve|'m|'ll|'d
-        if c == apostrophe, p + 1 < n {
-            switch values[p + 1] {
+    private static func matchEnd(_ bytes: UnsafeBufferPointer<UInt8>, at p: Int, end: Int) -> Int {
+        let (c, afterC) = UTF8Scan.decode(bytes, at: p)
+        // 's|'t|'re|'ve|'m|'ll|'d (all ASCII, so bytes compare directly).
+        if c == 0x27, afterC < end {
+            switch bytes[afterC] {
             case 0x73, 0x74, 0x6D, 0x64: // s t m d
-                return p + 2
-            case 0x72, 0x76: // r v -> 're 've
-                if p + 2 < n, values[p + 2] == 0x65 { return p + 3 }
-            case 0x6C: // l -> 'll
-                if p + 2 < n, values[p + 2] == 0x6C { return p + 3 }
+                return afterC + 1
+            case 0x72, 0x76: // 're 've
+                if afterC + 1 < end, bytes[afterC + 1] == 0x65 { return afterC + 2 }
+            case 0x6C: // 'll
+                if afterC + 1 < end, bytes[afterC + 1] == 0x6C { return afterC + 2 }
             default:
                 break
             }
         }
-        let cls = classes[p]
-        // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: the optional space is tried first, but
-        // a space is itself whitespace, so either the word starts here or right after the space.
-        if cls != .whitespace {
-            // The word starts here; the run continues while the class stays the same.
-            var q = p + 1
-            while q < n, classes[q] == cls { q += 1 }
-            return q
+        // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: the optional space is tried first, but a
+        // space is whitespace itself, so the word starts either here or right after a space.
+        let cls = classify(c)
+        if cls != .whitespace { return runEnd(bytes, from: afterC, end: end, of: cls) }
+        if c == 0x20, afterC < end {
+            let (next, afterNext) = UTF8Scan.decode(bytes, at: afterC)
+            let nextClass = classify(next)
+            if nextClass != .whitespace { return runEnd(bytes, from: afterNext, end: end, of: nextClass) }
         }
-        if c == space, p + 1 < n, classes[p + 1] != .whitespace {
-            let wanted = classes[p + 1]
-            var q = p + 2
-            while q < n, classes[q] == wanted { q += 1 }
-            return q
+        // `\s+(?!\S)`, else `\s+`: a run that a non-space follows gives up its last character,
+        // unless that would leave nothing.
+        var lastStart = p
+        var q = afterC
+        while q < end {
+            let (value, next) = UTF8Scan.decode(bytes, at: q)
+            guard classify(value) == .whitespace else { break }
+            lastStart = q
+            q = next
         }
-        // Here `cls` is whitespace: `\s+(?!\S)`, else `\s+`.
-        var q = p + 1
-        while q < n, classes[q] == .whitespace { q += 1 }
-        if q == n || q - p == 1 { return q }
-        return q - 1
+        if q == end || lastStart == p { return q }
+        return lastStart
     }
 
-    /// Reusable buffers, so that pre-tokenising allocates nothing once warmed up.
-    struct Scratch: Sendable {
-        var values: [UInt32] = []
-        var classes: [CharClass] = []
-        var starts: [Int] = []
+    /// The end of the run of `cls` characters starting at `start`.
+    @inline(__always)
+    private static func runEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, end: Int, of cls: CharClass) -> Int {
+        var q = start
+        while q < end {
+            let (value, next) = UTF8Scan.decode(bytes, at: q)
+            guard classify(value) == cls else { break }
+            q = next
+        }
+        return q
     }
 }
 
@@ -126,10 +111,9 @@ extension PreTokenizer {
     /// The words of `text` (for tests and debugging).
     static func words(_ text: String) -> [String] {
         var text = text
-        var scratch = Scratch()
         var words: [String] = []
         text.withUTF8 { bytes in
-            forEachWord(in: bytes, range: 0..<bytes.count, scratch: &scratch) { range in
+            forEachWord(in: bytes, range: 0..<bytes.count) { range in
                 words.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
             }
         }

@@ -40,7 +40,7 @@ public struct RobertaTokenizer: Sendable {
     public static let telmeSpeakerTokens: [String] = (1...9).map { "<s\($0)>" }
 
     private let tables: Tables
-    private var cache = WordCache()
+    private var cache = Caches()
     private var scratch = Scratch()
 
     /// Builds the tokenizer from the contents of `vocab.json` and `merges.txt`.
@@ -125,9 +125,17 @@ public struct RobertaTokenizer: Sendable {
     }
 }
 
+/// Memos of `encode`: words (as transformers keeps), and whole short text segments (the
+/// utterances between speaker tokens, which recur in every later prompt of their dialogue).
+struct Caches: Sendable {
+    var words = WordCache()
+    var segments = WordCache()
+    /// Longer segments are not memoised (they rarely recur and would fill the memory).
+    static let maxSegmentBytes = 512
+}
+
 /// Buffers reused across calls.
 struct Scratch: Sendable {
-    var preTokenizer = PreTokenizer.Scratch()
     var word: [Int32] = []
     var merge: [Int32] = []
     var segments: [Range<Int>] = []
@@ -156,21 +164,29 @@ private final class Tables: Sendable {
     let unkID: Int
 
     init(vocabJSON: Data, merges: Data, additional: [String]) throws(TokenizerError) {
-        let decoded: [String: Int]
+        let object: Any
         do {
-            decoded = try JSONDecoder().decode([String: Int].self, from: vocabJSON)
+            object = try JSONSerialization.jsonObject(with: vocabJSON)
         } catch {
-            throw .invalidFile("vocab.json", "expected a JSON object of token -> integer id (\(error))")
+            throw .invalidFile("vocab.json", "not valid JSON (\((error as NSError).localizedDescription))")
+        }
+        guard let entries = object as? [String: Any] else {
+            throw .invalidFile("vocab.json", "expected a JSON object of token -> integer id")
         }
         var vocab: [[UInt8]: Int] = [:]
-        vocab.reserveCapacity(decoded.count)
-        for (token, id) in decoded { vocab[Array(token.utf8)] = id }
+        vocab.reserveCapacity(entries.count)
+        for (token, value) in entries {
+            guard let id = value as? Int, id >= 0 else {
+                throw .invalidFile("vocab.json", "the id of \(token.debugDescription) is not a non-negative integer")
+            }
+            vocab[Array(token.utf8)] = id
+        }
         guard let unk = vocab[Array("<unk>".utf8)] else { throw .missingToken("<unk>") }
         self.vocab = vocab
         unkID = unk
 
         bpe = try BPEModel(merges: merges, file: "merges.txt")
-        symbolIDs = bpe.symbolSpellings.map { vocab[Array($0.utf8)] ?? unk }
+        symbolIDs = bpe.symbolSpellings.map { vocab[$0] ?? unk }
 
         // RobertaTokenizer's own special tokens (AddedToken objects), then the additional ones
         // (plain strings, which transformers strips on both sides).
@@ -219,7 +235,9 @@ private final class Tables: Sendable {
 
     func spelling(ofPiece piece: Int32) -> String {
         let index = Int(piece)
-        return index < symbolIDs.count ? bpe.symbolSpellings[index] : added[index - symbolIDs.count].token.content
+        return index < symbolIDs.count
+            ? String(decoding: bpe.symbolSpellings[index], as: UTF8.self)
+            : added[index - symbolIDs.count].token.content
     }
 
     /// The special token spelled exactly by `bytes[range]`, if any.
@@ -243,7 +261,7 @@ private final class Tables: Sendable {
         return nil
     }
 
-    func encode(_ bytes: UnsafeBufferPointer<UInt8>, cache: inout WordCache, scratch: inout Scratch,
+    func encode(_ bytes: UnsafeBufferPointer<UInt8>, cache: inout Caches, scratch: inout Scratch,
                 output: inout [Int32]) {
         // 1. Cut at special tokens (empty pieces are dropped, as transformers' `cut_text` does).
         var segments = scratch.segments
@@ -283,13 +301,18 @@ private final class Tables: Sendable {
                 output.append(firstAddedPiece + Int32(index))
                 continue
             }
-            PreTokenizer.forEachWord(in: bytes, range: segment, scratch: &scratch.preTokenizer) { word in
+            let memoise = segment.count <= Caches.maxSegmentBytes
+            let segmentHash = memoise ? WordCache.hash(bytes, segment) : 0
+            if memoise, cache.segments.append(bytes, segment, hash: segmentHash, to: &output) { continue }
+            let first = output.count
+            PreTokenizer.forEachWord(in: bytes, range: segment) { word in
                 let hash = WordCache.hash(bytes, word)
-                if cache.append(bytes, word, hash: hash, to: &output) { return }
+                if cache.words.append(bytes, word, hash: hash, to: &output) { return }
                 bpe.apply(bytes, word, into: &wordPieces, scratch: &mergeBuffer)
                 output.append(contentsOf: wordPieces)
-                cache.insert(bytes, word, hash: hash, pieces: wordPieces[...])
+                cache.words.insert(bytes, word, hash: hash, pieces: wordPieces[...])
             }
+            if memoise { cache.segments.insert(bytes, segment, hash: segmentHash, pieces: output[first...]) }
         }
         scratch.segments = segments
         scratch.word = wordPieces

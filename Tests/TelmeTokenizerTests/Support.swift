@@ -17,6 +17,8 @@ enum TestData {
 
     static let robertaDirectory = shared.appendingPathComponent("tokenizers/roberta")
     static let hasRoberta = FileManager.default.fileExists(atPath: robertaDirectory.appendingPathComponent("vocab.json").path)
+    /// The real tokenizer, loaded once.
+    static let roberta = Result { try RobertaTokenizer.telme(directory: robertaDirectory) }
     static let noRoberta: Comment = "needs ../shared/tokenizers/roberta (the real RoBERTa vocabulary), absent here"
 
     /// `{"cases": [{"text": ..., "ids": [...], "tokens": [...]?}]}` as written by Scripts/make_token_golden.py.

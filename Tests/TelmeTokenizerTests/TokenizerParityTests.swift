@@ -17,7 +17,7 @@ import Testing
 
     @Test(.enabled(if: TestData.hasRoberta, TestData.noRoberta))
     func robertaMatchesTransformersOnTrickyStrings() throws {
-        var tokenizer = try RobertaTokenizer.telme(directory: TestData.robertaDirectory)
+        var tokenizer = try TestData.roberta.get()
         let expected = try TestData.cases("roberta_cases.json")
         #expect(expected.cases.count > 50)
         for item in expected.cases {
@@ -29,7 +29,7 @@ import Testing
     /// The worked example of TELME_REFERENCE.md ("Text input").
     @Test(.enabled(if: TestData.hasRoberta, TestData.noRoberta))
     func referenceWorkedExample() throws {
-        let tokenizer = try RobertaTokenizer.telme(directory: TestData.robertaDirectory)
+        let tokenizer = try TestData.roberta.get()
         var builder = try TeacherInputBuilder(tokenizer: tokenizer)
         let turns = [
             DialogueTurn(dialogue: "0", speaker: "Chandler", text: "also I was the point person on my companys transition."),

@@ -113,6 +113,9 @@ import Testing
         } throws: { error in
             (error as? TokenizerError)?.description.hasPrefix("vocab.json: expected a JSON object") == true
         }
+        #expect(throws: TokenizerError.invalidFile("vocab.json", "the id of \"a\" is not a non-negative integer")) {
+            try RobertaTokenizer(vocabJSON: Data(#"{"<unk>": 0, "a": "x"}"#.utf8), merges: Data("#v\n".utf8))
+        }
         #expect(throws: TokenizerError.invalidFile("merges.txt", "not valid UTF-8")) {
             try RobertaTokenizer(vocabJSON: Data(#"{"<unk>": 0}"#.utf8), merges: Data([0x23, 0x0A, 0xFF, 0x0A]))
         }
