@@ -66,9 +66,10 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
                                                  base: base.bindMemory(to: Float.self, capacity: entry.elementCount))
             }
         } else {
-            let storage = FloatStorage(count: parameters)
+            let storage = try FloatStorage(count: parameters, path: url.path)
             converted = storage
             var position = 0
+            var released = parsed.dataOffset
             for entry in modelEntries {
                 let destination = UnsafeMutableBufferPointer(rebasing: storage.buffer[position..<(position + entry.elementCount)])
                 let source = UnsafeRawBufferPointer(rebasing: mapping.bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
@@ -79,10 +80,15 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
                     weights[entry.name] = WeightView(shape: entry.shape, base: UnsafePointer(storage.buffer.baseAddress!))
                 }
                 position += entry.elementCount
+                // The converted bytes are no longer needed: let the kernel drop them from this
+                // process's resident set as we go (they are re-read from the file if touched again),
+                // so that the peak is the float32 copy, not the copy plus the file.
+                let end = Int(entry.offset + entry.byteLength)
+                if end - released >= 64 << 20 {
+                    released = mapping.release(from: released, to: end)
+                }
             }
-            // The stored bytes are no longer needed: let the kernel drop them from this
-            // process's resident set (they are re-read from the file if ever touched again).
-            mapping.release(from: parsed.dataOffset)
+            _ = mapping.release(from: released, to: fileSize)
         }
         self.weights = weights
     }
@@ -160,26 +166,44 @@ final class MappedFile: @unchecked Sendable {
         }
     }
 
-    /// Drops the pages from `offset` (rounded up to a page) to the end from the resident set
-    /// (`madvise(MADV_DONTNEED)`); the contents stay readable.
-    func release(from offset: Int) {
-        guard let base = bytes.baseAddress else { return }
+    /// Drops the whole pages inside `start..<end` from the resident set
+    /// (`madvise(MADV_DONTNEED)`); the contents stay readable. Returns where the next call
+    /// should start (the first byte not released).
+    func release(from start: Int, to end: Int) -> Int {
+        guard let base = bytes.baseAddress else { return start }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard page > 0 else { return }
-        let start = (offset + page - 1) / page * page
-        guard start < bytes.count else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), bytes.count - start, MADV_DONTNEED)
+        guard page > 0 else { return start }
+        let first = (start + page - 1) / page * page
+        let last = end / page * page
+        guard first < last else { return start }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED)
+        return last
     }
 }
 
-/// Owned float32 memory, freed in `deinit`.
+/// Owned float32 memory: an anonymous mapping (`mmap`) with transparent huge pages asked for
+/// (`madvise(MADV_HUGEPAGE)`), so that filling gigabytes of converted weights does not cost a
+/// page fault every 4 KB; unmapped in `deinit`. Failure to allocate is an error, not a crash.
 final class FloatStorage: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<Float>
+    private let byteCount: Int
 
-    init(count: Int) {
-        buffer = .allocate(capacity: max(count, 1))
-        buffer.initialize(repeating: 0)
+    init(count: Int, path: String) throws {
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let address = overflow ? MAP_FAILED : mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let address, address != MAP_FAILED else {
+            throw TelmeFormatError(path: path, kind: .io, what: "cannot allocate \(count) float32 weights: "
+                + String(cString: strerror(errno)))
+        }
+        #if os(Linux)
+        _ = madvise(address, bytes, MADV_HUGEPAGE)
+        #endif
+        byteCount = bytes
+        buffer = UnsafeMutableBufferPointer(start: address.bindMemory(to: Float.self, capacity: max(count, 1)),
+                                            count: max(count, 1))
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        munmap(UnsafeMutableRawPointer(buffer.baseAddress), byteCount)
+    }
 }
