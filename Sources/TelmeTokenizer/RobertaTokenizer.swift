@@ -48,14 +48,23 @@ public struct RobertaTokenizer: Sendable {
     ///   plain strings: matched before BPE, stripping whitespace on both sides; the ones not
     ///   in the vocabulary get ids from `vocabularySize` on, in order.
     public init(vocabJSON: Data, merges: Data, additionalSpecialTokens: [String] = []) throws(TokenizerError) {
-        tables = try Tables(vocabJSON: vocabJSON, merges: merges, additional: additionalSpecialTokens)
+        try self.init(vocabJSON: vocabJSON, merges: merges, additionalSpecialTokens: additionalSpecialTokens,
+                      vocabName: "vocab.json", mergesName: "merges.txt")
+    }
+
+    /// `vocabName` and `mergesName` name the files in errors.
+    init(vocabJSON: Data, merges: Data, additionalSpecialTokens: [String], vocabName: String,
+         mergesName: String) throws(TokenizerError) {
+        tables = try Tables(vocabJSON: vocabJSON, merges: merges, additional: additionalSpecialTokens,
+                            vocabName: vocabName, mergesName: mergesName)
     }
 
     /// Builds the tokenizer from a directory holding `vocab.json` and `merges.txt`.
     public init(directory: URL, additionalSpecialTokens: [String] = []) throws(TokenizerError) {
-        let vocab = try Self.read(directory.appendingPathComponent("vocab.json"))
-        let merges = try Self.read(directory.appendingPathComponent("merges.txt"))
-        try self.init(vocabJSON: vocab, merges: merges, additionalSpecialTokens: additionalSpecialTokens)
+        let vocabURL = directory.appendingPathComponent("vocab.json")
+        let mergesURL = directory.appendingPathComponent("merges.txt")
+        try self.init(vocabJSON: try Self.read(vocabURL), merges: try Self.read(mergesURL),
+                      additionalSpecialTokens: additionalSpecialTokens, vocabName: vocabURL.path, mergesName: mergesURL.path)
     }
 
     /// The tokenizer of TelME's teacher: RoBERTa's plus `<s1>`...`<s9>`.
@@ -110,15 +119,19 @@ public struct RobertaTokenizer: Sendable {
 
     /// The tokens of `text` as transformers' `tokenize` spells them (`Ġ` for a space, ...).
     public func tokenize(_ text: String) -> [String] {
-        var copy = self
+        var caches = Caches(), scratch = Scratch()
         var pieces: [Int32] = []
-        copy.encodePieces(text, into: &pieces)
+        Self.encodePieces(text, tables: tables, cache: &caches, scratch: &scratch, into: &pieces)
         return pieces.map { tables.spelling(ofPiece: $0) }
     }
 
     private mutating func encodePieces(_ text: String, into output: inout [Int32]) {
+        Self.encodePieces(text, tables: tables, cache: &cache, scratch: &scratch, into: &output)
+    }
+
+    private static func encodePieces(_ text: String, tables: Tables, cache: inout Caches, scratch: inout Scratch,
+                                     into output: inout [Int32]) {
         var text = text
-        let tables = self.tables
         text.withUTF8 { bytes in
             tables.encode(bytes, cache: &cache, scratch: &scratch, output: &output)
         }
@@ -163,29 +176,31 @@ private final class Tables: Sendable {
     let startsAdded: [Bool]
     let unkID: Int
 
-    init(vocabJSON: Data, merges: Data, additional: [String]) throws(TokenizerError) {
+    init(vocabJSON: Data, merges: Data, additional: [String], vocabName: String, mergesName: String) throws(TokenizerError) {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: vocabJSON)
         } catch {
-            throw .invalidFile("vocab.json", "not valid JSON (\((error as NSError).localizedDescription))")
+            throw .invalidFile(vocabName, "not valid JSON (\((error as NSError).localizedDescription))")
         }
         guard let entries = object as? [String: Any] else {
-            throw .invalidFile("vocab.json", "expected a JSON object of token -> integer id")
+            throw .invalidFile(vocabName, "expected a JSON object of token -> integer id")
         }
         var vocab: [[UInt8]: Int] = [:]
         vocab.reserveCapacity(entries.count)
         for (token, value) in entries {
             guard let id = value as? Int, id >= 0 else {
-                throw .invalidFile("vocab.json", "the id of \(token.debugDescription) is not a non-negative integer")
+                throw .invalidFile(vocabName, "the id of \(token.debugDescription) is not a non-negative integer")
             }
             vocab[Array(token.utf8)] = id
         }
-        guard let unk = vocab[Array("<unk>".utf8)] else { throw .missingToken("<unk>") }
+        guard let unk = vocab[Array("<unk>".utf8)] else {
+            throw .invalidFile(vocabName, "has no <unk> token (every RoBERTa vocabulary has one)")
+        }
         self.vocab = vocab
         unkID = unk
 
-        bpe = try BPEModel(merges: merges, file: "merges.txt")
+        bpe = try BPEModel(merges: merges, file: mergesName)
         symbolIDs = bpe.symbolSpellings.map { vocab[$0] ?? unk }
 
         // RobertaTokenizer's own special tokens (AddedToken objects), then the additional ones

@@ -4,8 +4,6 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
     case unreadableFile(String, String)
     /// A tokenizer file was read but is not what it should be: its name and the reason.
     case invalidFile(String, String)
-    /// A special token that the tokenizer or the TelME prompt needs is not in the vocabulary.
-    case missingToken(String)
     /// A setting outside its range: the setting's name and the reason.
     case invalidSetting(String, String)
 
@@ -13,7 +11,6 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
         switch self {
         case .unreadableFile(let file, let reason): "\(file): cannot read: \(reason)"
         case .invalidFile(let file, let reason): "\(file): \(reason)"
-        case .missingToken(let token): "the vocabulary has no \(token) token"
         case .invalidSetting(let name, let reason): "\(name): \(reason)"
         }
     }

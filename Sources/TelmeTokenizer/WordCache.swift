@@ -18,6 +18,8 @@ struct WordCache: Sendable {
     /// Past these sizes the cache starts over rather than grow without bound on huge corpora.
     private static let maxEntries = 1 << 21
     private static let maxArena = 1 << 28
+    /// Longer keys or values are not memoised.
+    private static let maxItem = 1 << 16
 
     @inline(__always)
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> UInt64 {
@@ -57,6 +59,7 @@ struct WordCache: Sendable {
     }
 
     mutating func insert(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, hash: UInt64, pieces: ArraySlice<Int32>) {
+        guard range.count <= Self.maxItem, pieces.count <= Self.maxItem else { return }
         if count >= Self.maxEntries || keyBytes.count + range.count > Self.maxArena
             || valueIDs.count + pieces.count > Self.maxArena {
             self = WordCache()

@@ -105,7 +105,7 @@ import Testing
     }
 
     @Test func badFilesAreReported() throws {
-        #expect(throws: TokenizerError.missingToken("<unk>")) {
+        #expect(throws: TokenizerError.invalidFile("vocab.json", "has no <unk> token (every RoBERTa vocabulary has one)")) {
             try RobertaTokenizer(vocabJSON: Data(#"{"a": 0}"#.utf8), merges: Data("#v\n".utf8))
         }
         #expect {
@@ -118,6 +118,14 @@ import Testing
         }
         #expect(throws: TokenizerError.invalidFile("merges.txt", "not valid UTF-8")) {
             try RobertaTokenizer(vocabJSON: Data(#"{"<unk>": 0}"#.utf8), merges: Data([0x23, 0x0A, 0xFF, 0x0A]))
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-tok-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data(#"{"<unk>": 0}"#.utf8).write(to: directory.appendingPathComponent("vocab.json"))
+        try Data([0x23, 0x0A, 0xC3, 0x0A]).write(to: directory.appendingPathComponent("merges.txt"))
+        #expect(throws: TokenizerError.invalidFile(directory.appendingPathComponent("merges.txt").path, "not valid UTF-8")) {
+            try RobertaTokenizer(directory: directory)
         }
         let missing = URL(fileURLWithPath: "/nonexistent/tokenizer")
         #expect {
