@@ -77,3 +77,24 @@ import Testing
         }
     }
 }
+
+/// Arbitrary bytes either parse or give a `CorpusError`; never a crash.
+@Suite struct CSVReaderRobustnessTests {
+    @Test func randomBytes() {
+        var state: UInt64 = 0x1234_5678_9ABC_DEF1
+        let pieces: [[UInt8]] = [[0x22], [0x2C], [0x0A], [0x0D], [0x0D, 0x0A], [0x61], [0xEF, 0xBB, 0xBF], [0xFF],
+                                 [0xC3], [0xA9], [0xE2, 0x80], [0x22, 0x22], [0x20]]
+        for _ in 0..<2000 {
+            var bytes: [UInt8] = []
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            let count = Int(state % 30)
+            for k in 0..<count { bytes += pieces[Int((state >> UInt64(k % 60)) % UInt64(pieces.count))] }
+            do {
+                let (rows, _) = try CSVReader.parse(Data(bytes), file: "r.csv")
+                #expect(rows.allSatisfy { $0.line >= 1 && !$0.fields.isEmpty })
+            } catch {
+                #expect(error.line != nil)
+            }
+        }
+    }
+}
