@@ -8,7 +8,7 @@ import TelmeModels
 struct Parser {
     struct Result {
         var header: Header
-        var entries: [TelmeTensorInfo]
+        var entries: [Entry]
         var tokenizer: TokenizerFiles
         var dataOffset: Int
     }
@@ -37,7 +37,8 @@ struct Parser {
         "0x" + String(value, radix: 16, uppercase: false)
     }
 
-    func parse(verifyChecksums: Bool) throws -> Result {
+    /// Checks everything but the tensor data checksums (see `verifyData`).
+    func parse() throws -> Result {
         let size = bytes.count
 
         // Preamble.
@@ -140,14 +141,13 @@ struct Parser {
         try checkArchitecture(entries, header: header, tableStart: tableStart)
         try checkOverlaps(entries)
         try checkPacking(entries, dataOffset: expectedDataOffset, dataEnd: Int(dataEnd))
-        if verifyChecksums { try checkData(entries) }
 
         func blob(_ name: String) -> Data {
             guard let entry = entries.first(where: { $0.name == name }) else { return Data() }
             return Data(bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
         }
         let tokenizer = TokenizerFiles(vocabJSON: blob(Layout.vocabTensor), merges: blob(Layout.mergesTensor))
-        return Result(header: header, entries: entries.map(\.info), tokenizer: tokenizer, dataOffset: expectedDataOffset)
+        return Result(header: header, entries: entries, tokenizer: tokenizer, dataOffset: expectedDataOffset)
     }
 
     /// A table row and the byte where it starts, for messages.
@@ -319,13 +319,16 @@ struct Parser {
         }
     }
 
-    /// Hashes every tensor, on all cores when there is enough data to share.
-    private func checkData(_ entries: [Entry]) throws {
+    /// Hashes every tensor when `verify` is set and calls `alongside(index)` for each, on all
+    /// cores when there is enough data to share (each worker gets tensors with about the same
+    /// number of bytes), so that a tensor's bytes are read while they are in cache; then
+    /// throws for the first tensor, in table order, whose checksum does not match.
+    func verifyData(_ entries: [Entry], verify: Bool, alongside: (@Sendable (Int) -> Void)? = nil) throws {
+        guard verify || alongside != nil else { return }
         let computed = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(entries.count, 1))
         defer { computed.deallocate() }
         let total = entries.reduce(0) { $0 + Int($1.byteLength) }
         let workers = total >= 64 << 20 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
-        // Hand each worker a share of the tensors with about the same number of bytes.
         var shares = [[Int]](repeating: [], count: workers)
         var load = [Int](repeating: 0, count: workers)
         for index in entries.indices.sorted(by: { entries[$0].byteLength > entries[$1].byteLength }) {
@@ -339,9 +342,11 @@ struct Parser {
         nonisolated(unsafe) let results = computed
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in assignments[worker] {
-                results[index] = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[ranges[index]]))
+                if verify { results[index] = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])) }
+                alongside?(index)
             }
         }
+        guard verify else { return }
         for (index, entry) in entries.enumerated() where computed[index] != entry.info.checksum {
             throw failure(.dataChecksum, "data checksum mismatch (stored \(Self.hex64(entry.info.checksum)), "
                 + "computed \(Self.hex64(computed[index]))): the tensor's bytes are corrupted",
