@@ -143,18 +143,28 @@ struct RoundTripTests {
         }
     }
 
-    /// Checksums can be skipped: a flipped data byte then goes unnoticed (and shows in the value).
-    @Test func checksumVerificationCanBeSkipped() throws {
+    /// A flipped data byte is caught on both paths (f32 in place, f16/bf16 converted), and
+    /// checksums can be skipped: the flip then goes unnoticed (and shows in the value).
+    @Test(arguments: [TensorDType.f32, .f16, .bf16])
+    func flippedDataByte(dtype: TensorDType) throws {
         try withTemporaryDirectory { folder in
-            let url = try Tiny.write(Tiny.textModel(), dtype: .f32, to: folder.appendingPathComponent("m.telme"))
+            let url = try Tiny.write(Tiny.textModel(), dtype: dtype, to: folder.appendingPathComponent("m.telme"))
             var bytes = Array(try Data(contentsOf: url))
             let raw = RawTelme(bytes)
             let entry = raw.entries[raw.index(of: "teacher.W.bias")]
-            bytes[Int(raw.dataOffset + entry.relativeOffset) + 3] ^= 0x40
+            bytes[Int(raw.dataOffset + entry.relativeOffset) + 1] ^= 0x40
             try Data(bytes).write(to: url)
-            #expect(throws: TelmeFormatError.self) { try TelmeFile(contentsOf: url) }
+            let error = #expect(throws: TelmeFormatError.self) { try TelmeFile(contentsOf: url) }
+            #expect(error?.kind == .dataChecksum)
+            #expect(error?.description.contains("at tensor teacher.W.bias (bytes ") == true, "\(String(describing: error))")
             let file = try TelmeFile(contentsOf: url, verifyChecksums: false)
-            #expect(try file.weight("teacher.W.bias").buffer[0] != Tiny.values(TensorSpec("teacher.W.bias", [6]))[0])
+            let original = Tiny.values(TensorSpec("teacher.W.bias", [6]))[0]
+            let expected: Float = switch dtype {
+            case .f32: original
+            case .f16: HalfPrecision.float(float16Bits: HalfPrecision.float16Bits(original))
+            default: HalfPrecision.float(bfloat16Bits: HalfPrecision.bfloat16Bits(original))
+            }
+            #expect(try file.weight("teacher.W.bias").buffer[0].bitPattern != expected.bitPattern)
         }
     }
 }
