@@ -32,7 +32,7 @@ let package = Package(
         // HDF5 export of the authors' checkpoints -> checked -> `.telme`.
         .target(name: "TelmeImport", dependencies: ["TelmeHDF5", "TelmeModels", "TelmeFormat", "TelmeTokenizer"]),
         // Corpora, annotation runs, output writers.
-        .target(name: "TelmePipeline", dependencies: ["TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeTensor"]),
+        .target(name: "TelmePipeline", dependencies: ["TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeTensor", "CFFmpeg"]),
         // The subcommands, in a library so tests can call them.
         .target(name: "TelmeCLI", dependencies: [
             "TelmePipeline", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer",
@@ -51,7 +51,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmePipelineTests", dependencies: ["TelmePipeline", "TelmeTokenizer", "TelmeModels"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeCLITests", dependencies: ["TelmeCLI", "TelmePipeline", "TelmeFormat", "TelmeHDF5"],
+        .testTarget(name: "TelmeCLITests",
+                    dependencies: ["TelmeCLI", "TelmePipeline", "TelmeFormat", "TelmeHDF5", "TelmeImport"],
                     resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 
 /// The `telme` command: model conversion and batch emotion annotation.
@@ -13,11 +14,29 @@ public struct TelmeCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// Parses the process's arguments and runs the command, exiting with its code.
-    public static func run() async {
-        // Spelled out so the async `main` is chosen over the synchronous one.
-        let entry: () async -> Void = main
-        await entry()
+    /// Parses the process's arguments and runs the command, then exits: 0 on success, the
+    /// command's own `ExitCode` when it throws one, 2 for usage errors and for any other error
+    /// (a refused model or corpus), whose one-line message goes to stderr.
+    public static func run(_ arguments: [String]? = nil) async {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            exit(withError: code)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)  // --help, --version
+            }
+            // Usage errors come with the usage; ours are one line naming the file and the place.
+            let message = code == .validationFailure ? fullMessage(for: error) : "error: \(error)"
+            FileHandle.standardError.write(Data(("telme: " + message + "\n").utf8))
+            exit(withError: ExitCode(2))
+        }
     }
 }
 
