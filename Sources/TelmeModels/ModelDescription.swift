@@ -217,6 +217,14 @@ public struct Settings: Codable, Equatable, Sendable {
         case officialBatch4 = "official-batch4"
     }
 
+    /// What an utterance gets when one of its media is missing or unreadable.
+    public enum MissingMedia: String, Codable, Sendable, CaseIterable {
+        /// The teacher's prediction alone; the record says text-only.
+        case textOnly = "text-only"
+        /// The authors' zero input for that modality (as for clips over 30 s), then the fusion.
+        case zero
+    }
+
     public var speakerNumbering: SpeakerNumbering
     public var fusionOrder: FusionOrder
     public var channelOrder: ChannelOrder
@@ -238,13 +246,15 @@ public struct Settings: Codable, Equatable, Sendable {
     public var videoMarginSeconds: Double
     public var imageMean: [Double]
     public var imageStd: [Double]
+    public var missingMedia: MissingMedia
 
     public init(speakerNumbering: SpeakerNumbering = .official, fusionOrder: FusionOrder = .audioVideo,
                 channelOrder: ChannelOrder = .bgr, batchSemantics: BatchSemantics = .independent,
                 sampleRate: Int = 22050, maxAudioSamples: Int = 400_000, maxTextTokens: Int = 511,
                 zeroMediaOverSeconds: Double? = nil, zeroAudioSamples: Int = 1412, numFrames: Int = 8,
                 videoMarginSeconds: Double = 0,
-                imageMean: [Double] = [0.485, 0.456, 0.406], imageStd: [Double] = [0.229, 0.224, 0.225]) {
+                imageMean: [Double] = [0.485, 0.456, 0.406], imageStd: [Double] = [0.229, 0.224, 0.225],
+                missingMedia: MissingMedia = .textOnly) {
         self.speakerNumbering = speakerNumbering
         self.fusionOrder = fusionOrder
         self.channelOrder = channelOrder
@@ -258,6 +268,7 @@ public struct Settings: Codable, Equatable, Sendable {
         self.videoMarginSeconds = videoMarginSeconds
         self.imageMean = imageMean
         self.imageStd = imageStd
+        self.missingMedia = missingMedia
     }
 
     /// The authors' settings for their datasets (see `TELME_REFERENCE.md`).
@@ -267,6 +278,36 @@ public struct Settings: Codable, Equatable, Sendable {
         case "iemocap": Settings(videoMarginSeconds: 1)
         default: Settings()
         }
+    }
+}
+
+extension Settings {
+    private enum CodingKeys: String, CodingKey {
+        case speakerNumbering, fusionOrder, channelOrder, batchSemantics, sampleRate, maxAudioSamples,
+             maxTextTokens, zeroMediaOverSeconds, zeroAudioSamples, numFrames, videoMarginSeconds, imageMean,
+             imageStd, missingMedia
+    }
+
+    /// Decodes settings; a key that a file written before the setting existed lacks takes the
+    /// default of `Settings()`, so older files keep their meaning.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Settings()
+        self.init(
+            speakerNumbering: try c.decodeIfPresent(SpeakerNumbering.self, forKey: .speakerNumbering) ?? d.speakerNumbering,
+            fusionOrder: try c.decodeIfPresent(FusionOrder.self, forKey: .fusionOrder) ?? d.fusionOrder,
+            channelOrder: try c.decodeIfPresent(ChannelOrder.self, forKey: .channelOrder) ?? d.channelOrder,
+            batchSemantics: try c.decodeIfPresent(BatchSemantics.self, forKey: .batchSemantics) ?? d.batchSemantics,
+            sampleRate: try c.decodeIfPresent(Int.self, forKey: .sampleRate) ?? d.sampleRate,
+            maxAudioSamples: try c.decodeIfPresent(Int.self, forKey: .maxAudioSamples) ?? d.maxAudioSamples,
+            maxTextTokens: try c.decodeIfPresent(Int.self, forKey: .maxTextTokens) ?? d.maxTextTokens,
+            zeroMediaOverSeconds: try c.decodeIfPresent(Double.self, forKey: .zeroMediaOverSeconds),
+            zeroAudioSamples: try c.decodeIfPresent(Int.self, forKey: .zeroAudioSamples) ?? d.zeroAudioSamples,
+            numFrames: try c.decodeIfPresent(Int.self, forKey: .numFrames) ?? d.numFrames,
+            videoMarginSeconds: try c.decodeIfPresent(Double.self, forKey: .videoMarginSeconds) ?? d.videoMarginSeconds,
+            imageMean: try c.decodeIfPresent([Double].self, forKey: .imageMean) ?? d.imageMean,
+            imageStd: try c.decodeIfPresent([Double].self, forKey: .imageStd) ?? d.imageStd,
+            missingMedia: try c.decodeIfPresent(MissingMedia.self, forKey: .missingMedia) ?? d.missingMedia)
     }
 }
 

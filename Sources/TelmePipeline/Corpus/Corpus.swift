@@ -9,12 +9,15 @@ public enum CorpusLayout: String, Sendable, CaseIterable, Codable {
     /// `Utterance, Speaker, Dialogue_ID, Start_Time, End_Time, Wav_Path, Video_Path, Emotion?`
     /// (the TelME `IEMOCAP_*.csv` files).
     case iemocap
+    /// A folder of episode videos, each with a transcript of the same name (`EpisodeCorpus`).
+    case episodes
 
     /// Columns a file of this layout must have.
     public var requiredColumns: [String] {
         switch self {
         case .meld: ["Utterance", "Speaker", "Dialogue_ID", "Utterance_ID"]
         case .iemocap: ["Utterance", "Speaker", "Dialogue_ID", "Start_Time", "End_Time", "Wav_Path", "Video_Path"]
+        case .episodes: []
         }
     }
 
@@ -122,6 +125,9 @@ public struct Corpus: Sendable {
                     "no column \"\(name)\" for the \(resolved.rawValue) layout; columns: \(header.fields.joined(separator: ", "))")
             }
             return index
+        }
+        guard resolved != .episodes else {
+            throw CorpusError(file: file, line: nil, message: "the episodes layout is a folder of videos and transcripts, not one CSV")
         }
         for name in resolved.requiredColumns { _ = try required(name) }
         let text = try required("Utterance"), speaker = try required("Speaker"), dialogue = try required("Dialogue_ID")
