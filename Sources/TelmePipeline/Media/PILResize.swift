@@ -1,0 +1,150 @@
+/// Pillow's `Image.resize(size, Image.BILINEAR)` for 8-bit images, bit for bit.
+///
+/// This is the algorithm of Pillow's `ImagingResample` (`src/libImaging/Resample.c`), which
+/// transformers' image processors call: a separable triangle filter whose support grows with the
+/// downscale factor, coefficients computed in double, normalised to sum 1 and then turned into
+/// 22-bit fixed point; a horizontal pass over the source rows the vertical pass will read, rounded
+/// and clipped to 8 bits, then a vertical pass, rounded and clipped again.
+enum PILBilinear {
+    /// Fixed-point precision of the coefficients (`PRECISION_BITS = 32 - 8 - 2`).
+    static let precisionBits = 22
+
+    /// Filter taps of one output axis: output `i` reads `count[i]` inputs from `first[i]`, with
+    /// `weights[i * taps ..< i * taps + count[i]]`.
+    struct Coefficients: Equatable {
+        var taps: Int
+        var first: [Int]
+        var count: [Int]
+        var weights: [Int32]
+    }
+
+    /// `precompute_coeffs` + `normalize_coeffs_8bpc` for the box `[0, inSize)` -> `outSize`.
+    static func coefficients(inSize: Int, outSize: Int) -> Coefficients {
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1.0)
+        let support = 1.0 * filterScale
+        let taps = Int(support.rounded(.up)) * 2 + 1
+        var first = [Int](repeating: 0, count: outSize)
+        var count = [Int](repeating: 0, count: outSize)
+        var weights = [Int32](repeating: 0, count: outSize * taps)
+        var k = [Double](repeating: 0, count: taps)
+        let inverse = 1.0 / filterScale
+        for xx in 0..<outSize {
+            let center = 0.0 + (Double(xx) + 0.5) * scale
+            var xmin = Int(center - support + 0.5)
+            if xmin < 0 { xmin = 0 }
+            var xmax = Int(center + support + 0.5)
+            if xmax > inSize { xmax = inSize }
+            xmax -= xmin
+            var sum = 0.0
+            for x in 0..<max(xmax, 0) {
+                var t = (Double(x + xmin) - center + 0.5) * inverse
+                if t < 0 { t = -t }
+                let w = t < 1.0 ? 1.0 - t : 0.0
+                k[x] = w
+                sum += w
+            }
+            for x in 0..<max(xmax, 0) where sum != 0 { k[x] /= sum }
+            first[xx] = xmin
+            count[xx] = max(xmax, 0)
+            let one = Double(1 << precisionBits)
+            for x in 0..<max(xmax, 0) {
+                // (int)(±0.5 + k * 2^22): C truncates toward zero, so does Int(Double).
+                weights[xx * taps + x] = Int32(k[x] < 0 ? -0.5 + k[x] * one : 0.5 + k[x] * one)
+            }
+        }
+        return Coefficients(taps: taps, first: first, count: count, weights: weights)
+    }
+
+    /// `clip8`: the fixed-point sum shifted down, clipped to 0...255.
+    @inline(__always)
+    static func clip8(_ sum: Int) -> UInt8 {
+        let v = sum >> precisionBits
+        return v < 0 ? 0 : (v > 255 ? 255 : UInt8(v))
+    }
+
+    /// Resizes a packed 8-bit image (`channels` bytes per pixel, row-major) to `outWidth` x
+    /// `outHeight` and returns only the window `crop` of the result (x, y, width, height in output
+    /// pixels), computing nothing outside it. The crop must lie inside the output.
+    static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int,
+                       outWidth: Int, outHeight: Int,
+                       crop: (x: Int, y: Int, width: Int, height: Int)) -> [UInt8] {
+        precondition(width > 0 && height > 0 && outWidth > 0 && outHeight > 0 && channels > 0)
+        precondition(pixels.count == width * height * channels)
+        precondition(crop.x >= 0 && crop.y >= 0 && crop.x + crop.width <= outWidth && crop.y + crop.height <= outHeight)
+        // Pillow skips a pass whose size does not change (the other pass is then exact).
+        let needHorizontal = outWidth != width
+        let needVertical = outHeight != height
+        let vertical = coefficients(inSize: height, outSize: outHeight)
+        let horizontal = coefficients(inSize: width, outSize: outWidth)
+        let half = 1 << (precisionBits - 1)
+
+        // Source rows the cropped output rows read.
+        var rowLow = height, rowHigh = 0
+        for yy in crop.y..<(crop.y + crop.height) {
+            if needVertical {
+                rowLow = min(rowLow, vertical.first[yy])
+                rowHigh = max(rowHigh, vertical.first[yy] + vertical.count[yy])
+            } else {
+                rowLow = min(rowLow, yy)
+                rowHigh = max(rowHigh, yy + 1)
+            }
+        }
+        if rowHigh < rowLow { rowHigh = rowLow }
+
+        // Horizontal pass on those rows, cropped columns only: temp[(row - rowLow), x - crop.x].
+        let tempRows = rowHigh - rowLow
+        let rowBytes = crop.width * channels
+        var temp = [UInt8](repeating: 0, count: tempRows * rowBytes)
+        pixels.withUnsafeBufferPointer { source in
+            temp.withUnsafeMutableBufferPointer { out in
+                for r in 0..<tempRows {
+                    let sourceRow = (rowLow + r) * width * channels
+                    for xx in 0..<crop.width {
+                        let ox = crop.x + xx
+                        let o = r * rowBytes + xx * channels
+                        guard needHorizontal else {
+                            for c in 0..<channels { out[o + c] = source[sourceRow + ox * channels + c] }
+                            continue
+                        }
+                        let start = horizontal.first[ox], taps = horizontal.count[ox]
+                        let w = ox * horizontal.taps
+                        for c in 0..<channels {
+                            var sum = half
+                            for x in 0..<taps {
+                                sum += Int(source[sourceRow + (start + x) * channels + c]) * Int(horizontal.weights[w + x])
+                            }
+                            out[o + c] = clip8(sum)
+                        }
+                    }
+                }
+            }
+        }
+
+        // Vertical pass into the crop.
+        var result = [UInt8](repeating: 0, count: crop.height * rowBytes)
+        temp.withUnsafeBufferPointer { source in
+            result.withUnsafeMutableBufferPointer { out in
+                for yy in 0..<crop.height {
+                    let oy = crop.y + yy
+                    let o = yy * rowBytes
+                    guard needVertical else {
+                        let r = (oy - rowLow) * rowBytes
+                        for i in 0..<rowBytes { out[o + i] = source[r + i] }
+                        continue
+                    }
+                    let start = vertical.first[oy] - rowLow, taps = vertical.count[oy]
+                    let w = oy * vertical.taps
+                    for i in 0..<rowBytes {
+                        var sum = half
+                        for y in 0..<taps {
+                            sum += Int(source[(start + y) * rowBytes + i]) * Int(vertical.weights[w + y])
+                        }
+                        out[o + i] = clip8(sum)
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
