@@ -19,11 +19,21 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "The converted model (.telme).")
     var model: String
 
-    @Option(help: "The corpus transcript (CSV).")
+    @Option(help: "The corpus: a transcript CSV (meld, iemocap) or a folder of episodes with transcripts.")
     var corpus: String
 
-    @Option(help: "Corpus layout: auto, meld or iemocap.")
+    @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
     var layout: LayoutChoice = .auto
+
+    @Option(help: ArgumentHelp("Media folder: MELD clips dia{D}_utt{U}.mp4, or the root of the CSV's relative paths.",
+                               discussion: "Default: the CSV's Video_Path / Wav_Path, relative to the CSV's folder."))
+    var media: String?
+
+    @Flag(help: "Annotate from the transcript alone, even when the corpus names media.")
+    var textOnly = false
+
+    @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
+    var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
 
     @Option(help: "Output folder.")
     var out: String
@@ -46,6 +56,15 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "independent (default) or official-batch4 (the authors' batches of 4, order-dependent).")
     var batchSemantics: Settings.BatchSemantics?
 
+    @Option(help: "A missing or unreadable medium: text-only (the teacher alone) or zero (the authors' zero input).")
+    var missingMedia: Settings.MissingMedia?
+
+    @Option(help: "ASF attention heads. Default: the model's.")
+    var fusionHeads: Int?
+
+    @Option(help: "ASF beta_shift. Default: the model's.")
+    var betaShift: Double?
+
     @Option(help: "Utterances per teacher batch, within one dialogue (does not change results).")
     var batchSize: Int = 8
 
@@ -56,7 +75,7 @@ struct Annotate: AsyncParsableCommand {
     var progress = false
 
     enum LayoutChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, meld, iemocap
+        case auto, meld, iemocap, episodes
     }
 
     func validate() throws {
@@ -65,6 +84,9 @@ struct Annotate: AsyncParsableCommand {
         if let sampleRate, sampleRate < 1000 || sampleRate > 384_000 {
             throw ValidationError("--sample-rate must be between 1000 and 384000 Hz")
         }
+        if let fusionHeads, fusionHeads < 1 { throw ValidationError("--fusion-heads must be at least 1") }
+        if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a number") }
+        guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
         _ = try formats()
     }
 
@@ -85,37 +107,87 @@ struct Annotate: AsyncParsableCommand {
         if let channelOrder { s.channelOrder = channelOrder }
         if let sampleRate { s.sampleRate = sampleRate }
         if let batchSemantics { s.batchSemantics = batchSemantics }
+        if let missingMedia { s.missingMedia = missingMedia }
         return s
+    }
+
+    /// The model's description with this command's fusion overrides.
+    func description(for model: ModelDescription) throws -> ModelDescription {
+        var d = model
+        if fusionHeads != nil || betaShift != nil {
+            guard var fusion = d.fusion else {
+                throw ValidationError("--fusion-heads and --beta-shift need a model with a fusion")
+            }
+            if let fusionHeads { fusion.numHeads = fusionHeads }
+            if let betaShift { fusion.betaShift = betaShift }
+            d.fusion = fusion
+            let width = (d.audio?.encoder.hiddenSize ?? 0) + (d.video?.encoder.hiddenSize ?? 0)
+            guard width % fusion.numHeads == 0 else {
+                throw ValidationError("--fusion-heads \(fusion.numHeads) does not divide the fusion width \(width)")
+            }
+        }
+        return d
+    }
+
+    /// Reads the corpus of any layout; warnings go to stderr.
+    func readCorpus() throws -> Corpus {
+        let url = URL(fileURLWithPath: corpus)
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+        if layout == .episodes || (layout == .auto && exists && isFolder.boolValue) {
+            let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap)
+            for message in episodes.messages { warn(message) }
+            return Corpus(file: corpus, layout: .episodes, utterances: episodes.utterances)
+        }
+        var read = try Corpus(contentsOf: url, layout: CorpusLayout(rawValue: layout.rawValue))
+        read.file = corpus  // records name the transcript as the user did
+        for warning in read.warnings { warn(warning.description) }
+        return read
+    }
+
+    /// Where the media are, or nil for a transcript-only run.
+    func locator(for corpus: Corpus, settings: Settings) -> MediaLocator? {
+        guard !textOnly else { return nil }
+        let transcriptFolder = URL(fileURLWithPath: self.corpus).deletingLastPathComponent()
+        let mediaURL = media.map { URL(fileURLWithPath: $0) }
+        switch corpus.layout {
+        case .meld:
+            return MediaLocator(layout: .meld, root: transcriptFolder, clipFolder: mediaURL,
+                                videoMarginSeconds: settings.videoMarginSeconds)
+        case .iemocap:
+            return MediaLocator(layout: .iemocap, root: mediaURL ?? transcriptFolder,
+                                videoMarginSeconds: settings.videoMarginSeconds)
+        case .episodes:
+            return MediaLocator(layout: .episodes, root: URL(fileURLWithPath: self.corpus), videoMarginSeconds: 0)
+        }
     }
 
     func run() async throws {
         let started = Date()
         Gemm.setThreads(threads)
         let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model))
+        let description = try description(for: file.model)
         let settings = settings(for: file.model)
-        let corpusURL = URL(fileURLWithPath: corpus)
-        var corpus = try Corpus(contentsOf: corpusURL, layout: CorpusLayout(rawValue: layout.rawValue))
-        corpus.file = self.corpus  // records name the transcript as the user did
-        for warning in corpus.warnings { FileHandle.standardError.write(Data("telme: warning: \(warning)\n".utf8)) }
-        let labels = Set(file.model.labels)
+        let corpus = try readCorpus()
+        let labels = Set(description.labels)
         for u in corpus.utterances {
             if let gold = u.gold, !labels.contains(gold) {
-                FileHandle.standardError.write(Data(
-                    "telme: warning: \(corpus.file):\(u.line): gold label \"\(gold)\" is not one of the model's labels\n".utf8))
+                warn("\(corpus.file):\(u.line): gold label \"\(gold)\" is not one of the model's labels")
             }
         }
-        let annotator = try Annotator(model: file, settings: settings, batchSize: batchSize)
+        let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
         let outURL = URL(fileURLWithPath: out)
         let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: try formats())
         let meter = ProgressMeter(total: corpus.utterances.count, enabled: progress || isatty(2) == 1)
-        let counts = try annotator.annotate(corpus, progress: meter.update, sink: writer.append)
+        let counts = try annotator.annotate(corpus, locator: locator(for: corpus, settings: settings),
+                                            progress: meter.update, sink: writer.append)
         meter.finish()
         let run = RunInfo(
             tool: "telme", version: TelmeVersion.string, commandLine: CommandLine.arguments,
             model: .init(path: file.url.path, sourceFile: file.provenance.sourceFile,
                          sourceSHA256: file.provenance.sourceSHA256, dtype: file.dtype.rawValue,
                          dataset: file.model.dataset, labels: file.model.labels),
-            settings: settings, corpus: .init(path: corpus.file, layout: corpus.layout.rawValue,
+            fusion: description.fusion, settings: settings, corpus: .init(path: corpus.file, layout: corpus.layout.rawValue,
                                               utterances: corpus.utterances.count),
             counts: counts, seconds: Date().timeIntervalSince(started))
         try run.write(to: outURL.appendingPathComponent("run.json"))
@@ -144,6 +216,7 @@ struct RunInfo: Encodable {
     var version: String
     var commandLine: [String]
     var model: Model
+    var fusion: FusionConfig?
     var settings: Settings
     var corpus: CorpusInfo
     var counts: RunCounts
@@ -188,6 +261,12 @@ final class ProgressMeter {
     }
 }
 
+/// A warning line on stderr.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("telme: warning: \(message)\n".utf8))
+}
+
+extension Settings.MissingMedia: ExpressibleByArgument {}
 extension Settings.SpeakerNumbering: ExpressibleByArgument {}
 extension Settings.FusionOrder: ExpressibleByArgument {}
 extension Settings.ChannelOrder: ExpressibleByArgument {}

@@ -22,72 +22,192 @@ public struct RunCounts: Sendable, Equatable, Codable {
     }
 }
 
-/// Runs a TelME model over a corpus, dialogue by dialogue, and hands each dialogue's records
-/// to a sink as soon as they are finished.
+/// Runs the TelME pipeline over a corpus and hands records to a sink unit by unit.
 ///
-/// The teacher sees each dialogue in batches formed only from that dialogue's utterances, so
-/// an utterance's result never depends on how the corpus is ordered, split or sharded.
+/// A unit is one dialogue (`independent` semantics): every batch is formed from the utterances
+/// of one dialogue and the fusion attends within one utterance, so an utterance's result never
+/// depends on how the corpus is ordered, split or sharded. With `official-batch4` a unit is the
+/// authors' batch of 4 utterances in corpus order: the students see those 4 left-padded
+/// together and ASF attends across them, and a missing modality always gets the zero input.
 public final class Annotator {
     public let model: TelmeFile
     public let settings: Settings
-    /// Utterances per teacher batch (within one dialogue).
+    /// Utterances per teacher batch (within one unit).
     public let batchSize: Int
+    private let description: ModelDescription
     private let teacher: TextTeacher
+    private let audioStudent: AudioStudent?
+    private let videoStudent: VideoStudent?
+    private let fusion: Fusion?
+    private let media: MediaLoader
     private var inputs: TeacherInputBuilder
 
-    public init(model: TelmeFile, settings: Settings, batchSize: Int = 8) throws {
+    /// `description` is the model's own with any run-time overrides (fusion heads, beta_shift);
+    /// its tensor shapes must be those of `model`.
+    public init(model: TelmeFile, description: ModelDescription? = nil, settings: Settings, batchSize: Int = 8) throws {
+        let description = description ?? model.model
         self.model = model
+        self.description = description
         self.settings = settings
         self.batchSize = max(1, batchSize)
-        teacher = try TextTeacher(model: model.model, weights: model)
+        teacher = try TextTeacher(model: description, weights: model)
+        audioStudent = description.audio == nil ? nil : try AudioStudent(model: description, weights: model)
+        videoStudent = description.video == nil ? nil : try VideoStudent(model: description, weights: model)
+        fusion = description.fusion == nil ? nil : try Fusion(model: description, weights: model)
         let tokenizer = try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON,
                                                    merges: model.tokenizerFiles.merges)
-        guard tokenizer.count == model.model.text.encoder.vocabSize else {
+        guard tokenizer.count == description.text.encoder.vocabSize else {
             throw PipelineError("\(model.url.path): the tokenizer has \(tokenizer.count) tokens but the teacher's "
-                                + "embedding has \(model.model.text.encoder.vocabSize) rows")
+                                + "embedding has \(description.text.encoder.vocabSize) rows")
         }
         inputs = try TeacherInputBuilder(tokenizer: tokenizer, maxTextTokens: settings.maxTextTokens)
+        media = MediaLoader(settings: settings, imageSize: description.video?.encoder.imageSize ?? 224,
+                            needAudio: audioStudent != nil, needVideo: videoStudent != nil,
+                            minimumAudioSamples: audioStudent?.minimumSamples ?? 0)
     }
 
-    /// Annotates every utterance of `corpus` in order; `sink` receives each dialogue's records.
-    /// Returns the counts by status.
+    /// Annotates every utterance of `corpus` in order; `sink` receives each unit's records
+    /// (a dialogue, or a batch of 4 with `official-batch4`). `locator` finds the media; nil
+    /// annotates from the transcript alone. Returns the counts by status.
     @discardableResult
-    public func annotate(_ corpus: Corpus, progress: ((Int) -> Void)? = nil,
+    public func annotate(_ corpus: Corpus, locator: MediaLocator? = nil, progress: ((Int) -> Void)? = nil,
                          sink: ([AnnotationRecord]) throws -> Void) throws -> RunCounts {
         let numbering = SpeakerNumbering(rawValue: settings.speakerNumbering.rawValue) ?? .official
         let ids = inputs.inputIDs(corpus.turns, numbering: numbering)
-        let labels = model.model.labels
-        let hasMedia = model.model.audio != nil || model.model.video != nil
+        let official = settings.batchSemantics == .officialBatch4
+        let units = official ? Self.groups(of: 4, count: corpus.utterances.count)
+                             : Self.dialogueRanges(corpus.utterances)
         var counts = RunCounts()
         var done = 0
-        for range in Self.dialogueRanges(corpus.utterances) {
-            var records: [AnnotationRecord] = []
-            for batch in stride(from: range.lowerBound, to: range.upperBound, by: batchSize) {
-                let members = batch..<min(batch + batchSize, range.upperBound)
-                let padded = TeacherInputBuilder.leftPad(Array(ids[members]), pad: inputs.tokenizer.padID)
-                let (_, logits) = teacher(inputIDs: padded.ids, attentionMask: padded.mask)
-                for (row, i) in members.enumerated() {
-                    let probabilities = Self.softmax(logits.row(row))
-                    let best = Self.argmax(logits.row(row))
-                    let u = corpus.utterances[i]
-                    var record = AnnotationRecord(
-                        source: corpus.file, dialogue: u.dialogue, utterance: u.index, speaker: u.speaker,
-                        start: u.startSeconds, end: u.endSeconds, text: u.text, label: labels[best],
-                        confidence: probabilities[best], probabilities: probabilities, textLabel: labels[best],
-                        gold: u.gold)
-                    if hasMedia {
-                        record.status = .degraded
-                        record.message = "no media given: text-only prediction"
-                    }
-                    counts.add(record.status)
-                    records.append(record)
-                }
-                done += members.count
-                progress?(done)
-            }
+        for unit in units {
+            let records = try annotate(unit: unit, corpus: corpus, ids: ids, locator: locator, official: official)
+            for record in records { counts.add(record.status) }
             try sink(records)
+            done += unit.count
+            progress?(done)
         }
         return counts
+    }
+
+    /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`).
+    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], locator: MediaLocator?,
+                          official: Bool) throws -> [AnnotationRecord] {
+        let labels = description.labels
+        let textLogits = teacherLogits(ids: ids, unit: unit)
+        let sources = unit.map { i in locator?.source(for: corpus.utterances[i]) }
+        let prepared = sources.map { media.load($0, zeroMissing: official || settings.missingMedia == .zero) }
+        let audio = try audioOutputs(prepared, official: official)
+        let video = try videoOutputs(prepared, official: official)
+
+        // The fusion runs on the utterances that have every student's input.
+        var fused: [Int: ArraySlice<Float>] = [:]
+        if let fusion {
+            let members = prepared.indices.filter { audio.hidden[$0] != nil && video.hidden[$0] != nil }
+            if !members.isEmpty {
+                let text = Tensor(stacking: members.map { textLogits.hidden.row($0) })
+                let a = Tensor(stacking: members.map { audio.hidden[$0]! })
+                let v = Tensor(stacking: members.map { video.hidden[$0]! })
+                let logits = fusion(text: text, audio: a, video: v, semantics: official ? .officialBatch4 : .independent,
+                                    order: settings.fusionOrder)
+                for (row, member) in members.enumerated() { fused[member] = logits.row(row) }
+            }
+        }
+
+        var records: [AnnotationRecord] = []
+        for (k, i) in unit.enumerated() {
+            let u = corpus.utterances[i]
+            let input = prepared[k]
+            let teacherRow = textLogits.logits.row(k)
+            let final = fused[k] ?? teacherRow
+            let probabilities = Self.softmax(final)
+            let best = Self.argmax(final)
+            var notes = input.notes
+            let modalitiesOK = (audioStudent == nil || input.audioStatus == .ok)
+                && (videoStudent == nil || input.videoStatus == .ok)
+            if fusion != nil, fused[k] == nil { notes.append("text-only prediction") }
+            records.append(AnnotationRecord(
+                source: sources[k]?.primaryPath ?? corpus.file, dialogue: u.dialogue, utterance: u.index,
+                speaker: u.speaker, start: u.startSeconds, end: u.endSeconds, text: u.text,
+                label: labels[best], confidence: probabilities[best], probabilities: probabilities,
+                textLabel: labels[Self.argmax(teacherRow)],
+                audioLabel: audio.logits[k].map { labels[Self.argmax($0)] },
+                videoLabel: video.logits[k].map { labels[Self.argmax($0)] },
+                textStatus: .ok,
+                audioStatus: audioStudent == nil ? .missing : input.audioStatus,
+                videoStatus: videoStudent == nil ? .missing : input.videoStatus,
+                gold: u.gold, status: modalitiesOK ? .ok : .degraded,
+                message: notes.joined(separator: "; ")))
+        }
+        return records
+    }
+
+    /// The teacher's h_t and logits for the unit, batched `batchSize` at a time.
+    private func teacherLogits(ids: [[Int]], unit: Range<Int>) -> (hidden: Tensor, logits: Tensor) {
+        var hidden: [ArraySlice<Float>] = [], logits: [ArraySlice<Float>] = []
+        for start in stride(from: unit.lowerBound, to: unit.upperBound, by: batchSize) {
+            let members = start..<min(start + batchSize, unit.upperBound)
+            let padded = TeacherInputBuilder.leftPad(Array(ids[members]), pad: inputs.tokenizer.padID)
+            let (h, l) = teacher(inputIDs: padded.ids, attentionMask: padded.mask)
+            for row in 0..<members.count {
+                hidden.append(h.row(row))
+                logits.append(l.row(row))
+            }
+        }
+        return (Tensor(stacking: hidden), Tensor(stacking: logits))
+    }
+
+    /// The audio student's h_a and logits per utterance (nil where it had no input). Each clip
+    /// runs alone, except in `official-batch4`, where the unit's clips are left-padded with
+    /// zeros to the longest and run together without a mask, as in the authors' batches.
+    private func audioOutputs(_ prepared: [MediaInputs], official: Bool)
+        throws -> (hidden: [ArraySlice<Float>?], logits: [ArraySlice<Float>?]) {
+        var hidden = [ArraySlice<Float>?](repeating: nil, count: prepared.count)
+        var logits = hidden
+        guard let audioStudent else { return (hidden, logits) }
+        let clips = prepared.enumerated().compactMap { k, p in p.audio.map { (k, $0) } }
+        if official, !clips.isEmpty {
+            let width = clips.map(\.1.count).max() ?? 0
+            var batch = Tensor(zeros: [clips.count, width])
+            for (row, clip) in clips.enumerated() {
+                let offset = row * width + width - clip.1.count
+                batch.data.replaceSubrange(offset..<(offset + clip.1.count), with: clip.1)
+            }
+            let (h, l) = try audioStudent(batch)
+            for (row, clip) in clips.enumerated() {
+                hidden[clip.0] = h.row(row)
+                logits[clip.0] = l.row(row)
+            }
+        } else {
+            for (k, samples) in clips {
+                let (h, l) = try audioStudent(Tensor(shape: [1, samples.count], data: samples))
+                hidden[k] = h.row(0)
+                logits[k] = l.row(0)
+            }
+        }
+        return (hidden, logits)
+    }
+
+    /// The video student's h_v and logits per utterance (nil where it had no input); clips of a
+    /// unit run in batches of `batchSize` (the student treats batch members independently).
+    private func videoOutputs(_ prepared: [MediaInputs], official: Bool)
+        throws -> (hidden: [ArraySlice<Float>?], logits: [ArraySlice<Float>?]) {
+        var hidden = [ArraySlice<Float>?](repeating: nil, count: prepared.count)
+        var logits = hidden
+        guard let videoStudent else { return (hidden, logits) }
+        let clips = prepared.enumerated().compactMap { k, p in p.video.map { (k, $0) } }
+        for start in stride(from: 0, to: clips.count, by: batchSize) {
+            let chunk = clips[start..<min(start + batchSize, clips.count)]
+            guard let shape = chunk.first?.1.shape else { continue }
+            var data: [Float] = []
+            data.reserveCapacity(chunk.count * (chunk.first?.1.count ?? 0))
+            for (_, clip) in chunk { data += clip.data }
+            let (h, l) = videoStudent(Tensor(shape: [chunk.count] + shape, data: data))
+            for (row, clip) in chunk.enumerated() {
+                hidden[clip.0] = h.row(row)
+                logits[clip.0] = l.row(row)
+            }
+        }
+        return (hidden, logits)
     }
 
     /// Index ranges of consecutive utterances of one dialogue.
@@ -100,6 +220,11 @@ public final class Annotator {
         }
         if !utterances.isEmpty { ranges.append(start..<utterances.count) }
         return ranges
+    }
+
+    /// Consecutive groups of `size` (the last may be shorter).
+    static func groups(of size: Int, count: Int) -> [Range<Int>] {
+        stride(from: 0, to: count, by: size).map { $0..<min($0 + size, count) }
     }
 
     /// Softmax in double precision, returned as floats.
@@ -115,5 +240,16 @@ public final class Annotator {
         var best = values.startIndex
         for i in values.indices where values[i] > values[best] { best = i }
         return best - values.startIndex
+    }
+}
+
+extension Tensor {
+    /// Rows of equal width stacked into a `[rows.count, width]` tensor.
+    init(stacking rows: [ArraySlice<Float>]) {
+        let width = rows.first?.count ?? 0
+        var data: [Float] = []
+        data.reserveCapacity(rows.count * width)
+        for row in rows { data += row }
+        self.init(shape: [rows.count, width], data: data)
     }
 }

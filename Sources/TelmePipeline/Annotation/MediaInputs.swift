@@ -1,0 +1,237 @@
+import Foundation
+import TelmeModels
+import TelmeTensor
+
+/// Where one utterance's audio and frames come from.
+public struct MediaSource: Equatable, Sendable {
+    /// File holding the utterance's audio (a clip, an utterance wav, an episode).
+    public var audioPath: String?
+    /// Seconds within `audioPath`; nil for the whole file.
+    public var audioStart: Double?
+    public var audioEnd: Double?
+    /// File holding the frames (a clip, a dialogue video, an episode).
+    public var videoPath: String?
+    public var frameRule: FrameRule
+
+    public init(audioPath: String?, audioStart: Double? = nil, audioEnd: Double? = nil, videoPath: String?,
+                frameRule: FrameRule) {
+        self.audioPath = audioPath
+        self.audioStart = audioStart
+        self.audioEnd = audioEnd
+        self.videoPath = videoPath
+        self.frameRule = frameRule
+    }
+
+    /// The file a record names as its source.
+    public var primaryPath: String? { videoPath ?? audioPath }
+}
+
+/// Finds each utterance's media from the corpus layout.
+///
+/// - `meld`: the clip `dia{Dialogue_ID}_utt{Utterance_ID}.mp4` in `clipFolder` when given,
+///   otherwise the CSV's `Video_Path`; audio and frames from the whole clip.
+/// - `iemocap`: audio from `Wav_Path`; frames from `Video_Path` between start − margin and
+///   end + margin (the authors' rule).
+/// - `episodes`: audio and frames of the episode between the cue's start and end.
+///
+/// Relative paths are resolved against `root` (the transcript's folder unless `--media` says
+/// otherwise).
+public struct MediaLocator: Sendable {
+    public var layout: CorpusLayout
+    public var root: URL
+    public var clipFolder: URL?
+    public var videoMarginSeconds: Double
+
+    public init(layout: CorpusLayout, root: URL, clipFolder: URL? = nil, videoMarginSeconds: Double) {
+        self.layout = layout
+        self.root = root
+        self.clipFolder = clipFolder
+        self.videoMarginSeconds = videoMarginSeconds
+    }
+
+    /// The media of `utterance`, or nil when the corpus names none (a transcript-only run).
+    public func source(for u: Utterance) -> MediaSource? {
+        switch layout {
+        case .meld:
+            let clip: String?
+            if let clipFolder {
+                clip = clipFolder.appendingPathComponent("dia\(u.dialogue)_utt\(u.utteranceID ?? String(u.index)).mp4").path
+            } else {
+                clip = resolve(u.videoPath)
+            }
+            guard let clip else { return nil }
+            return MediaSource(audioPath: clip, videoPath: clip, frameRule: .wholeFile)
+        case .iemocap:
+            let wav = resolve(u.wavPath), video = resolve(u.videoPath)
+            guard wav != nil || video != nil else { return nil }
+            let rule: FrameRule = .dialogueWindow(start: u.startSeconds ?? .nan, end: u.endSeconds ?? .nan,
+                                                  margin: videoMarginSeconds)
+            return MediaSource(audioPath: wav, videoPath: video, frameRule: rule)
+        case .episodes:
+            guard let video = resolve(u.videoPath) else { return nil }
+            let start = u.startSeconds ?? .nan, end = u.endSeconds ?? .nan
+            return MediaSource(audioPath: video, audioStart: start, audioEnd: end, videoPath: video,
+                               frameRule: .range(start: start, end: end))
+        }
+    }
+
+    private func resolve(_ path: String?) -> String? {
+        guard let path, !path.isEmpty else { return nil }
+        if path.hasPrefix("/") { return path }
+        return root.appendingPathComponent(path).standardizedFileURL.path
+    }
+}
+
+/// One utterance's prepared model inputs, with what happened to each modality.
+public struct MediaInputs: Sendable {
+    /// Normalised audio, or nil when the audio student gets nothing.
+    public var audio: [Float]?
+    public var audioStatus: ModalityStatus
+    /// `[frames, 3, H, W]` normalised, or nil when the video student gets nothing.
+    public var video: Tensor?
+    public var videoStatus: ModalityStatus
+    /// Why a modality is not `ok`, one clause each.
+    public var notes: [String]
+}
+
+/// Decodes and preprocesses utterances' media as the authors' pipeline does, turning every
+/// failure into a status and a note instead of an error: one bad file never stops a run.
+public final class MediaLoader {
+    public let settings: Settings
+    public let needAudio: Bool
+    public let needVideo: Bool
+    /// Fewer samples than this cannot pass the audio student's conv stack.
+    public let minimumAudioSamples: Int
+    private let audioPreprocessor: AudioPreprocessor
+    private let videoPreprocessor: VideoPreprocessor
+    /// Recently opened files: an IEMOCAP dialogue video or an episode serves many utterances.
+    private var open: [(path: String, file: MediaFile)] = []
+    private let keepOpen = 4
+
+    public init(settings: Settings, imageSize: Int, needAudio: Bool, needVideo: Bool, minimumAudioSamples: Int) {
+        self.settings = settings
+        self.needAudio = needAudio
+        self.needVideo = needVideo
+        self.minimumAudioSamples = minimumAudioSamples
+        audioPreprocessor = AudioPreprocessor(settings: settings)
+        videoPreprocessor = VideoPreprocessor(settings: settings, imageSize: imageSize)
+    }
+
+    /// The authors' zero audio.
+    public var zeroAudio: [Float] { audioPreprocessor.zeros() }
+    /// The authors' zero video.
+    public var zeroVideo: Tensor { videoPreprocessor.zeros() }
+
+    /// Prepares the inputs of one utterance. `zeroMissing` substitutes the authors' zero input
+    /// for a missing or unreadable modality (status `zeroed`); otherwise it stays absent.
+    public func load(_ source: MediaSource?, zeroMissing: Bool) -> MediaInputs {
+        var inputs = MediaInputs(audio: nil, audioStatus: .missing, video: nil, videoStatus: .missing, notes: [])
+        guard needAudio || needVideo else { return inputs }
+        guard let source else {
+            inputs.notes.append("no media given")
+            return finish(inputs, zeroMissing: zeroMissing)
+        }
+        var clipSeconds: Double?
+        if needAudio {
+            do {
+                let file = try mediaFile(source.audioPath, what: "audio")
+                guard file.hasAudio else {
+                    throw MediaError(path: file.path, kind: .noAudioStream, detail: "no audio stream")
+                }
+                let raw = try file.audio(sampleRate: settings.sampleRate, start: source.audioStart, end: source.audioEnd)
+                clipSeconds = Double(raw.count) / Double(settings.sampleRate)
+                if audioPreprocessor.exceedsDurationLimit(sampleCount: raw.count) {
+                    return overLimit(inputs, seconds: clipSeconds ?? 0)
+                }
+                guard raw.count >= minimumAudioSamples else {
+                    throw MediaError(path: file.path, kind: .empty, detail:
+                        "\(raw.count) audio samples, fewer than the audio model needs (\(minimumAudioSamples))")
+                }
+                inputs.audio = audioPreprocessor(raw)
+                inputs.audioStatus = .ok
+            } catch let error as MediaError {
+                inputs.audioStatus = Self.status(of: error)
+                inputs.notes.append("audio: \(error)")
+            } catch {
+                inputs.audioStatus = .error
+                inputs.notes.append("audio: \(error)")
+            }
+        }
+        if needVideo {
+            do {
+                let file = try mediaFile(source.videoPath, what: "video")
+                guard file.hasVideo else {
+                    throw MediaError(path: file.path, kind: .noVideoStream, detail: "no video stream")
+                }
+                // Without audio to measure, the container's duration decides the over-limit rule.
+                if clipSeconds == nil, case .wholeFile = source.frameRule, let limit = settings.zeroMediaOverSeconds,
+                   let duration = file.duration, duration > limit {
+                    return overLimit(inputs, seconds: duration)
+                }
+                let frames = try file.frames(source.frameRule, count: settings.numFrames)
+                inputs.video = try videoPreprocessor(frames)
+                inputs.videoStatus = .ok
+            } catch let error as MediaError {
+                inputs.videoStatus = Self.status(of: error)
+                inputs.notes.append("video: \(error)")
+            } catch {
+                inputs.videoStatus = .error
+                inputs.notes.append("video: \(error)")
+            }
+        }
+        return finish(inputs, zeroMissing: zeroMissing)
+    }
+
+    /// The authors' rule for clips over the limit: zero audio and zero video.
+    private func overLimit(_ inputs: MediaInputs, seconds: Double) -> MediaInputs {
+        var inputs = inputs
+        let limit = settings.zeroMediaOverSeconds ?? 0
+        inputs.notes.append(String(format: "clip lasts %.2f s, over %g s: zero audio and video (the authors' rule)",
+                                   seconds, limit))
+        if needAudio { inputs.audio = zeroAudio; inputs.audioStatus = .zeroed }
+        if needVideo { inputs.video = zeroVideo; inputs.videoStatus = .zeroed }
+        return inputs
+    }
+
+    private func finish(_ inputs: MediaInputs, zeroMissing: Bool) -> MediaInputs {
+        guard zeroMissing else { return inputs }
+        var inputs = inputs
+        if needAudio, inputs.audio == nil {
+            inputs.audio = zeroAudio
+            inputs.audioStatus = .zeroed
+            inputs.notes.append("zero audio used")
+        }
+        if needVideo, inputs.video == nil {
+            inputs.video = zeroVideo
+            inputs.videoStatus = .zeroed
+            inputs.notes.append("zero video used")
+        }
+        return inputs
+    }
+
+    private static func status(of error: MediaError) -> ModalityStatus {
+        switch error.kind {
+        case .noAudioStream, .noVideoStream: .missing
+        case .open: FileManager.default.fileExists(atPath: error.path) ? .error : .missing
+        default: .error
+        }
+    }
+
+    private func mediaFile(_ path: String?, what: String) throws -> MediaFile {
+        guard let path else {
+            throw MediaError(path: "-", kind: .open, detail: "the corpus names no \(what) file")
+        }
+        if let index = open.firstIndex(where: { $0.path == path }) {
+            let entry = open.remove(at: index)
+            open.append(entry)
+            return entry.file
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw MediaError(path: path, kind: .open, detail: "no such file")
+        }
+        let file = try MediaFile(path: path)
+        open.append((path, file))
+        if open.count > keepOpen { open.removeFirst() }
+        return file
+    }
+}
