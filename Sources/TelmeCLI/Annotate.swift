@@ -38,7 +38,7 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "Output folder.")
     var out: String
 
-    @Option(help: "Comma-separated output formats: jsonl, csv.")
+    @Option(help: "Comma-separated output formats: jsonl, csv, json (one document per episode or dialogue).")
     var format: String = "jsonl,csv"
 
     @Option(help: "Speaker numbering: official (the authors') or dialogue. Default: the model's setting.")
@@ -93,7 +93,7 @@ struct Annotate: AsyncParsableCommand {
     func formats() throws -> [OutputFormat] {
         try format.split(separator: ",").map { name in
             guard let f = OutputFormat(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("unknown output format \"\(name)\"; known: jsonl, csv")
+                throw ValidationError("unknown output format \"\(name)\"; known: jsonl, csv, json")
             }
             return f
         }
@@ -177,10 +177,16 @@ struct Annotate: AsyncParsableCommand {
         }
         let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
         let outURL = URL(fileURLWithPath: out)
-        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: try formats())
+        // Episodes group their json documents by episode (the dialogue id is "<episode>#<n>").
+        let episodes = corpus.layout == .episodes
+        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: try formats()) { record in
+            episodes ? String(record.dialogue[..<(record.dialogue.lastIndex(of: "#") ?? record.dialogue.endIndex)])
+                     : record.dialogue
+        }
         let meter = ProgressMeter(total: corpus.utterances.count, enabled: progress || isatty(2) == 1)
         let counts = try annotator.annotate(corpus, locator: locator(for: corpus, settings: settings),
                                             progress: meter.update, sink: writer.append)
+        try writer.finish()
         meter.finish()
         let run = RunInfo(
             tool: "telme", version: TelmeVersion.string, commandLine: CommandLine.arguments,

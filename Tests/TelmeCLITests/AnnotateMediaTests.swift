@@ -119,4 +119,31 @@ import TelmeImport
             #expect(b[key] == line, "\(key)")
         }
     }
+
+    @Test func jsonDocumentsHoldEachDialogue() async throws {
+        let out = try AnnotateTests.temporaryDirectory().appendingPathComponent("out")
+        do {
+            try await AnnotateTests.telme(["annotate", "--model", Self.model.path, "--corpus", Self.corpus,
+                                           "--media", Self.clips, "--out", out.path, "--format", "json,jsonl"])
+        } catch {}  // exit status 1: some records are degraded on purpose
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("annotations.csv").path))
+        let lines = try String(contentsOf: out.appendingPathComponent("annotations.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        var fromDocuments: [String] = []
+        for dialogue in ["0", "1", "2"] {
+            let url = out.appendingPathComponent("json/\(dialogue).json")
+            let document = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            #expect(document["group"] as? String == dialogue)
+            #expect(document["labels"] as? [String] == AnnotateTests.labels)
+            let records = document["records"] as! [[String: Any]]
+            #expect(records.allSatisfy { $0["dialogue"] as? String == dialogue })
+            fromDocuments += try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
+                .filter { $0.hasPrefix("    {") }.map { String($0.dropFirst(4).trimmingSuffix(",")) }
+        }
+        #expect(fromDocuments == lines, "the documents hold the jsonl records, in order")
+    }
+}
+
+extension Substring {
+    func trimmingSuffix(_ suffix: String) -> Substring { hasSuffix(suffix) ? dropLast(suffix.count) : self }
 }
