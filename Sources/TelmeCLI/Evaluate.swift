@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import TelmePipeline
+
+/// `telme evaluate`: scores an annotation folder against gold labels.
+struct Evaluate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Score an annotation run against gold labels.",
+        discussion: """
+            Reads annotations.jsonl and run.json (the class order) from a folder written by \
+            telme annotate and prints accuracy, weighted F1 (the TelME paper's metric, as \
+            sklearn's precision_recall_fscore_support(average='weighted') computes it), macro F1, \
+            per-class precision, recall, F1 and support, and the confusion matrix (rows gold, \
+            columns predicted). Gold labels come from the records, or with --gold from a corpus \
+            CSV matched by dialogue and utterance index. Failed records and records without a \
+            gold label are counted and left out of the scores. Also writes evaluation.json to the \
+            folder. Exit status: 0 on success, 2 for unreadable or broken files.
+            """)
+
+    @Argument(help: "The output folder of telme annotate.", transform: { URL(fileURLWithPath: $0) })
+    var directory: URL
+
+    @Option(help: "A corpus CSV whose Emotion column holds the gold labels (instead of the records').")
+    var gold: String?
+
+    @Option(help: "Layout of the --gold CSV: auto, meld or iemocap.")
+    var layout: Annotate.LayoutChoice = .auto
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @Flag(help: "Do not write evaluation.json to the folder.")
+    var noWrite = false
+
+    func run() async throws {
+        let evaluation = try Evaluation.evaluate(
+            directory: directory, goldCSV: gold.map { URL(fileURLWithPath: $0) },
+            layout: CorpusLayout(rawValue: layout.rawValue))
+        if !noWrite { try evaluation.write(to: directory.appendingPathComponent("evaluation.json")) }
+        let output = json ? try evaluation.json() : Data(evaluation.text().utf8)
+        FileHandle.standardOutput.write(output)
+    }
+}
