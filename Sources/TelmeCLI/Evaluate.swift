@@ -25,13 +25,17 @@ struct Evaluate: AsyncParsableCommand {
     var gold: String?
 
     @Option(help: "Layout of the --gold CSV: auto, meld or iemocap.")
-    var layout: Annotate.LayoutChoice = .auto
+    var layout: GoldLayout = .auto
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
     @Flag(help: "Do not write evaluation.json to the folder.")
     var noWrite = false
+
+    enum GoldLayout: String, ExpressibleByArgument, CaseIterable {
+        case auto, meld, iemocap
+    }
 
     func run() async throws {
         let evaluation = try Evaluation.evaluate(

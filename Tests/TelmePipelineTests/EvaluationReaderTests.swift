@@ -41,7 +41,7 @@ import Testing
         #expect(e.counts.degraded == 1)
         #expect(e.counts.failed == 1)
         #expect(e.counts.withoutGold == 1)
-        #expect(e.counts.notInGoldCSV == nil)
+        #expect(e.counts.notInGoldFile == nil)
         #expect(e.modelLabels == Self.labels)
         #expect(e.unknownGoldLabels == [.init(label: "Neutral", count: 1)])
         #expect(e.metrics.labels == Self.labels + ["Neutral"])
@@ -78,13 +78,16 @@ import Testing
         #expect(e.counts.evaluated == 3)
         #expect(e.counts.failed == 1)
         #expect(e.counts.withoutGold == 2)
-        #expect(e.counts.notInGoldCSV == 1)
+        #expect(e.counts.notInGoldFile == 1)
         #expect(e.counts.goldRowsWithoutRecord == 1)
         #expect(e.counts.goldDisagreements == 2)  // (0,1) anger vs neutral, (1,1) neutral vs joy
         #expect(e.warnings.contains { $0.contains("annotations.jsonl:2") && $0.contains("differs") })
         #expect(e.unknownGoldLabels.isEmpty)
         #expect(e.metrics.correct == 2)
         #expect(e.metrics.confusion == [[0, 0, 0], [0, 1, 1], [0, 0, 1]])
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        #expect(try decoder.decode(Evaluation.self, from: e.json()) == e)
     }
 
     @Test func aDialogueThatComesBackIsMatchedByOccurrence() throws {

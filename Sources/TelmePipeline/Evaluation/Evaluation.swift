@@ -26,7 +26,7 @@ public struct Evaluation: Sendable, Equatable, Codable {
         /// Labelled records without a gold label: not scored.
         public var withoutGold: Int
         /// With `--gold`: labelled records that have no row in the CSV (counted in `withoutGold`).
-        public var notInGoldCSV: Int?
+        public var notInGoldFile: Int?
         /// With `--gold`: CSV rows that no record matches.
         public var goldRowsWithoutRecord: Int?
         /// With `--gold`: matched records whose own `gold` field differs from the CSV's.
@@ -38,6 +38,11 @@ public struct Evaluation: Sendable, Equatable, Codable {
         public var label: String
         /// Scored records with this gold label (all wrong, necessarily).
         public var count: Int
+
+        public init(label: String, count: Int) {
+            self.label = label
+            self.count = count
+        }
     }
 
     /// The folder evaluated.
@@ -80,7 +85,7 @@ extension Evaluation {
             warnings += corpus.warnings.map(\.description)
             let match = GoldMatch(corpus: corpus, records: records)
             golds = match.golds
-            counts.notInGoldCSV = zip(records, golds).filter { !$0.0.failed && $0.1 == nil && !match.matched($0.0) }.count
+            counts.notInGoldFile = zip(records, golds).filter { !$0.0.failed && $0.1 == nil && !match.matched($0.0) }.count
             counts.goldRowsWithoutRecord = match.unmatchedRows
             var disagreements = 0
             for (record, gold) in zip(records, golds) {

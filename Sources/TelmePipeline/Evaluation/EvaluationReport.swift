@@ -39,7 +39,7 @@ extension Evaluation {
         if counts.degraded > 0 { countLine += " (\(counts.degraded) degraded)" }
         countLine += "  failed: \(counts.failed)  without gold: \(counts.withoutGold)"
         out.append(countLine)
-        if let notInCSV = counts.notInGoldCSV, let unmatched = counts.goldRowsWithoutRecord {
+        if let notInCSV = counts.notInGoldFile, let unmatched = counts.goldRowsWithoutRecord {
             out.append("records not in the gold CSV: \(notInCSV)  gold rows without a record: \(unmatched)")
         }
         out.append("(\(excluded))")
