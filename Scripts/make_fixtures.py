@@ -11,7 +11,6 @@ import argparse
 import importlib
 import os
 import pkgutil
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from telme_fixtures.checkpoints import build_models, export, tiny_tokenizer  # noqa: E402
+from telme_fixtures.checkpoints import build_checkpoints, export  # noqa: E402
 from transformers import Data2VecAudioConfig, RobertaConfig, TimesformerConfig  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,29 +49,9 @@ def micro_configs(vocab_size, text_width=8, text_layers=2):
 
 
 def micro_checkpoints(outdir, dataset, seed, **widths):
-    """Checkpoints in the authors' file layout, as telme_fixtures.checkpoints.build_checkpoints
-    writes them, from `micro_configs(**widths)`."""
-    os.makedirs(os.path.join(outdir, "student_audio"), exist_ok=True)
-    os.makedirs(os.path.join(outdir, "student_video"), exist_ok=True)
-    tokenizer_dir = os.path.join(outdir, "tokenizer")
-    size = tiny_tokenizer(tokenizer_dir)
-    configs = micro_configs(size, **widths)
-    models = build_models(dataset, seed, configs, size, projection_dim=12)
-    paths = {
-        "teacher": os.path.join(outdir, "teacher.bin"),
-        "audio": os.path.join(outdir, "student_audio", "total_student.bin"),
-        "video": os.path.join(outdir, "student_video", "total_student.bin"),
-        "fusion": os.path.join(outdir, "total_fusion.bin"),
-        "text_config": os.path.join(outdir, "text_config.json"),
-        "audio_config": os.path.join(outdir, "audio_config.json"),
-        "video_config": os.path.join(outdir, "video_config.json"),
-        "tokenizer": tokenizer_dir,
-    }
-    for name in ("teacher", "audio", "video", "fusion"):
-        torch.save(models[name].state_dict(), paths[name])
-    for name, cfg in zip(("text_config", "audio_config", "video_config"), configs):
-        cfg.to_json_file(paths[name])
-    return {"paths": paths, "models": models, "dataset": dataset}
+    """Checkpoints in the authors' file layout from `micro_configs(**widths)`."""
+    return build_checkpoints(outdir, dataset, seed, configs_for=lambda size: micro_configs(size, **widths),
+                             projection_dim=12)
 
 
 def edited(source, target, edit):

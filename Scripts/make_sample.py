@@ -12,11 +12,10 @@ import shutil
 import sys
 import tempfile
 
-import torch
 from transformers import Data2VecAudioConfig, RobertaConfig, TimesformerConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from telme_fixtures.checkpoints import build_models, export  # noqa: E402
+from telme_fixtures.checkpoints import build_models, export, save_checkpoints  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,17 +44,9 @@ def main():
     models = build_models("meld", seed=7, configs=configs, tokenizer_size=size, projection_dim=16)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"tokenizer": os.path.join(tmp, "tokenizer")}
-        shutil.copytree(args.tokenizer, paths["tokenizer"])
-        for name, rel in (("teacher", "teacher.bin"), ("audio", "student_audio/total_student.bin"),
-                          ("video", "student_video/total_student.bin"), ("fusion", "total_fusion.bin")):
-            paths[name] = os.path.join(tmp, rel)
-            os.makedirs(os.path.dirname(paths[name]), exist_ok=True)
-            torch.save(models[name].state_dict(), paths[name])
-        for name, cfg in zip(("text_config", "audio_config", "video_config"), configs):
-            paths[name] = os.path.join(tmp, f"{name}.json")
-            cfg.to_json_file(paths[name])
-        export({"paths": paths, "dataset": "meld"}, args.out)
+        tokenizer_dir = os.path.join(tmp, "tokenizer")
+        shutil.copytree(args.tokenizer, tokenizer_dir)
+        export(save_checkpoints(tmp, models, configs, tokenizer_dir, "meld"), args.out)
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB)")
 
 

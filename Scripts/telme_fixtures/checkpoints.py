@@ -168,18 +168,16 @@ def build_models(dataset, seed=0, configs=None, tokenizer_size=None, projection_
     return {"teacher": teacher, "audio": audio, "video": video, "fusion": fusion}
 
 
-def build_checkpoints(outdir, dataset="meld", seed=0):
-    """Writes tiny checkpoints in the authors' file layout and returns their paths and modules.
+def save_checkpoints(outdir, models, configs, tokenizer_dir, dataset):
+    """Writes `models` and their HF `configs` in the authors' file layout and returns the
+    checkpoint dict `export` takes.
 
     Layout: teacher.bin, student_audio/total_student.bin, student_video/total_student.bin,
-    total_fusion.bin, text_config.json, audio_config.json, video_config.json, tokenizer/.
+    total_fusion.bin, text_config.json, audio_config.json, video_config.json; the tokenizer
+    stays in `tokenizer_dir`.
     """
     os.makedirs(os.path.join(outdir, "student_audio"), exist_ok=True)
     os.makedirs(os.path.join(outdir, "student_video"), exist_ok=True)
-    tokenizer_dir = os.path.join(outdir, "tokenizer")
-    size = tiny_tokenizer(tokenizer_dir)
-    configs = tiny_configs(size)
-    models = build_models(dataset, seed, configs, size)
     paths = {
         "teacher": os.path.join(outdir, "teacher.bin"),
         "audio": os.path.join(outdir, "student_audio", "total_student.bin"),
@@ -195,6 +193,16 @@ def build_checkpoints(outdir, dataset="meld", seed=0):
     for name, cfg in zip(("text_config", "audio_config", "video_config"), configs):
         cfg.to_json_file(paths[name])
     return {"paths": paths, "models": models, "dataset": dataset}
+
+
+def build_checkpoints(outdir, dataset="meld", seed=0, configs_for=tiny_configs, projection_dim=24):
+    """Writes random checkpoints (`configs_for(vocab_size)`, the tiny tokenizer) in the
+    authors' file layout and returns their paths and modules (see `save_checkpoints`)."""
+    tokenizer_dir = os.path.join(outdir, "tokenizer")
+    size = tiny_tokenizer(tokenizer_dir)
+    configs = configs_for(size)
+    models = build_models(dataset, seed, configs, size, projection_dim=projection_dim)
+    return save_checkpoints(outdir, models, configs, tokenizer_dir, dataset)
 
 
 def export(checkpoints, out_h5, components=("teacher", "audio", "video", "fusion")):
