@@ -97,7 +97,7 @@ public struct TelmeFileReport: Encodable, Sendable {
         lines.append("  converter version: \(provenance.converterVersion)")
         lines.append("  created (UTC): \(provenance.createdUTC)")
         let modelJSON = try Header.encoder().encode(model)
-        let tree = try JSONDecoder().decode(JSONTree.self, from: modelJSON)
+        let tree = try JSONDecoder().decode(JSONValue.self, from: modelJSON)
         if case .object(let fields) = tree {
             for key in ["text", "audio", "video", "fusion", "settings"] {
                 guard let value = fields[key] else { continue }
@@ -127,35 +127,8 @@ public struct TelmeFileReport: Encodable, Sendable {
     }
 }
 
-/// Any JSON value, to print a model description generically.
-private enum JSONTree: Decodable {
-    case bool(Bool)
-    case integer(Int)
-    case number(Double)
-    case string(String)
-    case array([JSONTree])
-    case object([String: JSONTree])
-    case null
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONTree].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONTree].self))
-        }
-    }
-
+/// How `inspect` prints JSON values.
+extension JSONValue {
     var isScalar: Bool {
         switch self {
         case .array, .object: false
@@ -166,8 +139,8 @@ private enum JSONTree: Decodable {
     var inline: String {
         switch self {
         case .bool(let value): "\(value)"
-        case .integer(let value): "\(value)"
-        case .number(let value): "\(value)"
+        case .int(let value): "\(value)"
+        case .double(let value): "\(value)"
         case .string(let value): value
         case .null: "null"
         case .array(let values): "[" + values.map(\.inline).joined(separator: ", ") + "]"
