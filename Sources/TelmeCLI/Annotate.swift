@@ -148,17 +148,17 @@ struct Annotate: AsyncParsableCommand {
     /// Where the media are, or nil for a transcript-only run.
     func locator(for corpus: Corpus, settings: Settings) -> MediaLocator? {
         guard !textOnly else { return nil }
-        let transcriptFolder = URL(fileURLWithPath: self.corpus).deletingLastPathComponent()
-        let mediaURL = media.map { URL(fileURLWithPath: $0) }
+        let transcriptFolder = (self.corpus as NSString).deletingLastPathComponent
+        let folder = transcriptFolder.isEmpty ? "." : transcriptFolder
         switch corpus.layout {
         case .meld:
-            return MediaLocator(layout: .meld, root: transcriptFolder, clipFolder: mediaURL,
+            return MediaLocator(layout: .meld, root: folder, clipFolder: media,
                                 videoMarginSeconds: settings.videoMarginSeconds)
         case .iemocap:
-            return MediaLocator(layout: .iemocap, root: mediaURL ?? transcriptFolder,
+            return MediaLocator(layout: .iemocap, root: media ?? folder,
                                 videoMarginSeconds: settings.videoMarginSeconds)
         case .episodes:
-            return MediaLocator(layout: .episodes, root: URL(fileURLWithPath: self.corpus), videoMarginSeconds: 0)
+            return MediaLocator(layout: .episodes, root: self.corpus, videoMarginSeconds: 0)
         }
     }
 

@@ -35,14 +35,15 @@ public struct MediaSource: Equatable, Sendable {
 /// - `episodes`: audio and frames of the episode between the cue's start and end.
 ///
 /// Relative paths are resolved against `root` (the transcript's folder unless `--media` says
-/// otherwise).
+/// otherwise). Paths stay as relative as the user gave them, so that records name the same
+/// files on every machine.
 public struct MediaLocator: Sendable {
     public var layout: CorpusLayout
-    public var root: URL
-    public var clipFolder: URL?
+    public var root: String
+    public var clipFolder: String?
     public var videoMarginSeconds: Double
 
-    public init(layout: CorpusLayout, root: URL, clipFolder: URL? = nil, videoMarginSeconds: Double) {
+    public init(layout: CorpusLayout, root: String, clipFolder: String? = nil, videoMarginSeconds: Double) {
         self.layout = layout
         self.root = root
         self.clipFolder = clipFolder
@@ -55,7 +56,7 @@ public struct MediaLocator: Sendable {
         case .meld:
             let clip: String?
             if let clipFolder {
-                clip = clipFolder.appendingPathComponent("dia\(u.dialogue)_utt\(u.utteranceID ?? String(u.index)).mp4").path
+                clip = Self.join(clipFolder, "dia\(u.dialogue)_utt\(u.utteranceID ?? String(u.index)).mp4")
             } else {
                 clip = resolve(u.videoPath)
             }
@@ -77,8 +78,15 @@ public struct MediaLocator: Sendable {
 
     private func resolve(_ path: String?) -> String? {
         guard let path, !path.isEmpty else { return nil }
-        if path.hasPrefix("/") { return path }
-        return root.appendingPathComponent(path).standardizedFileURL.path
+        return path.hasPrefix("/") ? path : Self.join(root, path)
+    }
+
+    /// `folder/path` without `.` components and doubled slashes (`..` is kept as written).
+    static func join(_ folder: String, _ path: String) -> String {
+        let absolute = folder.hasPrefix("/")
+        let parts = (folder + "/" + path).split(separator: "/").filter { $0 != "." }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 }
 
