@@ -93,28 +93,46 @@ enum PILBilinear {
         if rowHigh < rowLow { rowHigh = rowLow }
 
         // Horizontal pass on those rows, cropped columns only: temp[(row - rowLow), x - crop.x].
+        // Each channel is an independent sum (Pillow keeps them in ss0...ss3); the loops below
+        // only reorder work, not arithmetic, so the result is the same bits.
         let tempRows = rowHigh - rowLow
         let rowBytes = crop.width * channels
         var temp = [UInt8](repeating: 0, count: tempRows * rowBytes)
-        pixels.withUnsafeBufferPointer { source in
-            temp.withUnsafeMutableBufferPointer { out in
-                for r in 0..<tempRows {
-                    let sourceRow = (rowLow + r) * width * channels
-                    for xx in 0..<crop.width {
-                        let ox = crop.x + xx
-                        let o = r * rowBytes + xx * channels
-                        guard needHorizontal else {
-                            for c in 0..<channels { out[o + c] = source[sourceRow + ox * channels + c] }
-                            continue
-                        }
-                        let start = horizontal.first[ox], taps = horizontal.count[ox]
-                        let w = ox * horizontal.taps
-                        for c in 0..<channels {
-                            var sum = half
-                            for x in 0..<taps {
-                                sum += Int(source[sourceRow + (start + x) * channels + c]) * Int(horizontal.weights[w + x])
+        pixels.withUnsafeBufferPointer { sourceBuffer in
+            temp.withUnsafeMutableBufferPointer { outBuffer in
+                horizontal.weights.withUnsafeBufferPointer { weightBuffer in
+                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress,
+                          let weights = weightBuffer.baseAddress else { return }
+                    for r in 0..<tempRows {
+                        let sourceRow = source + (rowLow + r) * width * channels
+                        for xx in 0..<crop.width {
+                            let ox = crop.x + xx
+                            let o = out + r * rowBytes + xx * channels
+                            guard needHorizontal else {
+                                for c in 0..<channels { o[c] = sourceRow[ox * channels + c] }
+                                continue
                             }
-                            out[o + c] = clip8(sum)
+                            let first = sourceRow + horizontal.first[ox] * channels
+                            let taps = horizontal.count[ox]
+                            let w = weights + ox * horizontal.taps
+                            if channels == 3 {
+                                var s0 = half, s1 = half, s2 = half
+                                for x in 0..<taps {
+                                    let k = Int(w[x]), p = first + x * 3
+                                    s0 &+= Int(p[0]) &* k
+                                    s1 &+= Int(p[1]) &* k
+                                    s2 &+= Int(p[2]) &* k
+                                }
+                                o[0] = clip8(s0)
+                                o[1] = clip8(s1)
+                                o[2] = clip8(s2)
+                            } else {
+                                for c in 0..<channels {
+                                    var sum = half
+                                    for x in 0..<taps { sum &+= Int(first[x * channels + c]) &* Int(w[x]) }
+                                    o[c] = clip8(sum)
+                                }
+                            }
                         }
                     }
                 }
@@ -123,24 +141,31 @@ enum PILBilinear {
 
         // Vertical pass into the crop.
         var result = [UInt8](repeating: 0, count: crop.height * rowBytes)
-        temp.withUnsafeBufferPointer { source in
-            result.withUnsafeMutableBufferPointer { out in
-                for yy in 0..<crop.height {
-                    let oy = crop.y + yy
-                    let o = yy * rowBytes
-                    guard needVertical else {
-                        let r = (oy - rowLow) * rowBytes
-                        for i in 0..<rowBytes { out[o + i] = source[r + i] }
-                        continue
-                    }
-                    let start = vertical.first[oy] - rowLow, taps = vertical.count[oy]
-                    let w = oy * vertical.taps
-                    for i in 0..<rowBytes {
-                        var sum = half
-                        for y in 0..<taps {
-                            sum += Int(source[(start + y) * rowBytes + i]) * Int(vertical.weights[w + y])
+        temp.withUnsafeBufferPointer { sourceBuffer in
+            result.withUnsafeMutableBufferPointer { outBuffer in
+                vertical.weights.withUnsafeBufferPointer { weightBuffer in
+                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress,
+                          let weights = weightBuffer.baseAddress else { return }
+                    var sums = [Int](repeating: 0, count: rowBytes)
+                    sums.withUnsafeMutableBufferPointer { sumBuffer in
+                        guard let sum = sumBuffer.baseAddress else { return }
+                        for yy in 0..<crop.height {
+                            let oy = crop.y + yy
+                            let o = out + yy * rowBytes
+                            guard needVertical else {
+                                o.update(from: source + (oy - rowLow) * rowBytes, count: rowBytes)
+                                continue
+                            }
+                            // Row by row over the taps: the same sums, in the same order, per byte.
+                            let first = source + (vertical.first[oy] - rowLow) * rowBytes
+                            let w = weights + oy * vertical.taps
+                            for i in 0..<rowBytes { sum[i] = half }
+                            for y in 0..<vertical.count[oy] {
+                                let k = Int(w[y]), row = first + y * rowBytes
+                                for i in 0..<rowBytes { sum[i] &+= Int(row[i]) &* k }
+                            }
+                            for i in 0..<rowBytes { o[i] = clip8(sum[i]) }
                         }
-                        out[o + i] = clip8(sum)
                     }
                 }
             }
