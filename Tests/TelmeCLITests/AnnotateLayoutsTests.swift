@@ -437,6 +437,49 @@ import TelmePipeline
         #expect(gap.map { abs($0) }.max() ?? 1 < 0.01)
     }
 
+    // MARK: Known defects (disabled until fixed; see the reasons)
+
+    /// Brightness (0-255) of a frame's pixels, on average.
+    static func brightness(_ frame: VideoFrame) -> Double {
+        Double(frame.bgr.reduce(0) { $0 + Int($1) }) / Double(max(frame.bgr.count, 1))
+    }
+
+    /// Cue times are positions on the episode's timeline (from the container's start, as players
+    /// show subtitles and as `ffmpeg -ss` cuts), the same for audio and frames. In
+    /// episodes/offset/offset.mkv the video stream starts 0.564 s after the container and the
+    /// audio; presentation time 1.0-2.0 s is white with a tone, the rest black and silent.
+    @Test(.disabled("frames of a cue are taken relative to the video stream's own start_time (VideoTrack.startPTS), audio relative to its first sample: they drift apart by the streams' start offset"))
+    func episodeFramesFollowTheContainerTimeline() throws {
+        let path = Self.episodes.appendingPathComponent("offset/offset.mkv").path
+        let file = try MediaFile(path: path)
+        let audio = try file.audio(sampleRate: 22050, start: 1.0, end: 2.0)
+        var energy = 0.0
+        for x in audio { energy += Double(x) * Double(x) }
+        #expect((energy / Double(max(audio.count, 1))).squareRoot() > 0.05, "the tone lies in the cue")
+        let frames = try file.frames(.range(start: 1.0, end: 2.0), count: 8)
+        let levels = frames.map(Self.brightness)
+        #expect(levels.allSatisfy { $0 > 200 }, "every frame of the cue is white: \(levels)")
+    }
+
+    /// A cue that cannot be placed in time is kept as an utterance "without media": its record
+    /// should say the media are missing for it, not that reading them failed with "nan s".
+    @Test(.disabled("an unplaced cue gets audio/video status error and the message \"audio start nan s is not a time\""))
+    func unplacedCueHasNoMedia() async throws {
+        let folder = try AnnotateTests.temporaryDirectory()
+        try FileManager.default.copyItem(at: Self.episodes.appendingPathComponent("ep02.mkv"),
+                                         to: folder.appendingPathComponent("ep02.mkv"))
+        let vtt = "WEBVTT\n\n00:00.800 --> 00:02.400\n<v Carla>Where are the keys?\n\n"
+            + "00:03.000 --> 00:xx.500\n<v Dan>On the table.\n"
+        try vtt.write(to: folder.appendingPathComponent("ep02.vtt"), atomically: true, encoding: .utf8)
+        let run = try await Self.annotate(model: Self.meldModel, corpus: folder.path, [])
+        try #require(run.records.count == 2)
+        #expect(Self.statuses(run.records[0]) == ["ok", "ok", "ok"])
+        let unplaced = run.records[1]
+        #expect(unplaced["start"] is NSNull && unplaced["end"] is NSNull)
+        #expect(Self.statuses(unplaced) == ["missing", "missing", "degraded"])
+        #expect((unplaced["message"] as? String)?.contains("nan") == false, "\(unplaced["message"] ?? "")")
+    }
+
     // MARK: Both layouts
 
     @Test(arguments: ["iemocap", "episodes"])
@@ -451,3 +494,4 @@ import TelmePipeline
         }
     }
 }
+
