@@ -47,7 +47,7 @@ public final class MediaFile: @unchecked Sendable {
     public let decoderThreads: Int
 
     /// Audio kept behind the latest request, so overlapping utterances need no reopening.
-    public var audioLookbehindSeconds: Double = 120
+    public let audioLookbehindSeconds: Double
 
     private let lock = NSLock()
     private var audioTrack: AudioTrack?
@@ -55,9 +55,10 @@ public final class MediaFile: @unchecked Sendable {
 
     /// Opens and probes `path` (`avformat_open_input`, `avformat_find_stream_info`).
     /// Throws `.open` for missing, empty or unrecognised files.
-    public init(path: String, decoderThreads: Int = 1) throws(MediaError) {
+    public init(path: String, decoderThreads: Int = 1, audioLookbehindSeconds: Double = 120) throws(MediaError) {
         self.path = path
         self.decoderThreads = max(1, min(decoderThreads, 16))
+        self.audioLookbehindSeconds = audioLookbehindSeconds.isFinite ? max(audioLookbehindSeconds, 0) : 120
         let probe = try FormatContext(path: path)
         var audio = false, video = false
         for i in 0..<probe.streamCount {
@@ -103,7 +104,7 @@ public final class MediaFile: @unchecked Sendable {
         let rate = Double(track.sampleRate)
         let first = start.map { MediaMath.clampedInt(rate * $0) } ?? 0
         let count = end.map { MediaMath.clampedInt(rate * ($0 - (start ?? 0))) }
-        let keep = MediaMath.clampedInt(rate * max(audioLookbehindSeconds, 0))
+        let keep = MediaMath.clampedInt(rate * audioLookbehindSeconds)
         var slice = try track.samples(from: first, count: count, keep: keep)
         if slice == nil {
             track = try AudioTrack(path: path)
