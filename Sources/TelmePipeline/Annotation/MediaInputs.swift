@@ -12,14 +12,18 @@ public struct MediaSource: Equatable, Sendable {
     /// File holding the frames (a clip, a dialogue video, an episode).
     public var videoPath: String?
     public var frameRule: FrameRule
+    /// Why the utterance's media cannot be cut from its files at all (e.g. a cue without
+    /// usable times); both modalities are then missing with this note.
+    public var unavailable: String?
 
     public init(audioPath: String?, audioStart: Double? = nil, audioEnd: Double? = nil, videoPath: String?,
-                frameRule: FrameRule) {
+                frameRule: FrameRule, unavailable: String? = nil) {
         self.audioPath = audioPath
         self.audioStart = audioStart
         self.audioEnd = audioEnd
         self.videoPath = videoPath
         self.frameRule = frameRule
+        self.unavailable = unavailable
     }
 
     /// The file a record names as its source.
@@ -70,7 +74,10 @@ public struct MediaLocator: Sendable {
             return MediaSource(audioPath: wav, videoPath: video, frameRule: rule)
         case .episodes:
             guard let video = resolve(u.videoPath) else { return nil }
-            let start = u.startSeconds ?? .nan, end = u.endSeconds ?? .nan
+            guard let start = u.startSeconds, let end = u.endSeconds else {
+                return MediaSource(audioPath: video, videoPath: video, frameRule: .range(start: 0, end: 0),
+                                   unavailable: "the cue has no usable start and end times")
+            }
             return MediaSource(audioPath: video, audioStart: start, audioEnd: end, videoPath: video,
                                frameRule: .range(start: start, end: end))
         }
@@ -139,6 +146,10 @@ public final class MediaLoader {
             inputs.notes.append("no media given")
             return finish(inputs, zeroMissing: zeroMissing)
         }
+        if let reason = source.unavailable {
+            inputs.notes.append(reason)
+            return finish(inputs, zeroMissing: zeroMissing)
+        }
         var clipSeconds: Double?
         if needAudio {
             do {
@@ -165,7 +176,12 @@ public final class MediaLoader {
                 inputs.notes.append("audio: \(error)")
             }
         }
-        if needVideo {
+        var timesKnown = true
+        if case .dialogueWindow(let start, let end, _) = source.frameRule, !start.isFinite || !end.isFinite {
+            timesKnown = false
+            if needVideo { inputs.notes.append("video: the utterance has no usable start and end times") }
+        }
+        if needVideo, timesKnown {
             do {
                 let file = try mediaFile(source.videoPath, what: "video")
                 guard file.hasVideo else {
