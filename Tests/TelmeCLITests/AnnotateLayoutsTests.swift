@@ -441,7 +441,7 @@ import TelmePipeline
         #expect(gap.map { abs($0) }.max() ?? 1 < 0.01)
     }
 
-    // MARK: Known defects (disabled until fixed; see the reasons)
+    // MARK: Episode timing edge cases
 
     /// Brightness (0-255) of a frame's pixels, on average.
     static func brightness(_ frame: VideoFrame) -> Double {
@@ -452,7 +452,7 @@ import TelmePipeline
     /// show subtitles and as `ffmpeg -ss` cuts), the same for audio and frames. In
     /// episodes/offset/offset.mkv the video stream starts 0.564 s after the container and the
     /// audio; presentation time 1.0-2.0 s is white with a tone, the rest black and silent.
-    @Test(.disabled("frames of a cue are taken relative to the video stream's own start_time (VideoTrack.startPTS), audio relative to its first sample: they drift apart by the streams' start offset"))
+    @Test
     func episodeFramesFollowTheContainerTimeline() throws {
         let path = Self.episodes.appendingPathComponent("offset/offset.mkv").path
         let file = try MediaFile(path: path)
@@ -467,7 +467,7 @@ import TelmePipeline
 
     /// A cue that cannot be placed in time is kept as an utterance "without media": its record
     /// should say the media are missing for it, not that reading them failed with "nan s".
-    @Test(.disabled("an unplaced cue gets audio/video status error and the message \"audio start nan s is not a time\""))
+    @Test
     func unplacedCueHasNoMedia() async throws {
         let folder = try AnnotateTests.temporaryDirectory()
         try FileManager.default.copyItem(at: Self.episodes.appendingPathComponent("ep02.mkv"),

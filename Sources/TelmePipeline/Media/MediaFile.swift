@@ -242,18 +242,26 @@ public final class MediaFile: @unchecked Sendable {
         guard start.isFinite, end.isFinite, start >= 0, end > start else {
             throw MediaError(path: path, kind: .invalidRequest, detail: "utterance time \(start) s - \(end) s is not a range")
         }
-        var track = try openVideo(fresh: false)
+        // Cue times are on the container's timeline (as players and `ffmpeg -ss` place them),
+        // which a late-starting video stream does not share with its own start.
+        func open(fresh: Bool) throws(MediaError) -> VideoTrack {
+            let track = try openVideo(fresh: fresh)
+            track.timeline = .container
+            return track
+        }
+        var track = try open(fresh: false)
+        defer { track.timeline = .stream }
         // Pass 1, demuxing only: how many frames the range holds (the L of a cut clip).
         let total: Int
         if start > 1, track.seek(to: start - 1) {
             total = track.countPackets(from: start, to: end)
         } else {
-            track = try openVideo(fresh: true)
+            track = try open(fresh: true)
             total = track.countPackets(from: start, to: end)
         }
         let numbers = FrameSelection.clipNumbers(declaredCount: total, count: count)
         // Pass 2: decode from the keyframe before the range.
-        if !(start > 1 && track.seek(to: start - 1)) { track = try openVideo(fresh: true) }
+        if !(start > 1 && track.seek(to: start - 1)) { track = try open(fresh: true) }
         var kept: [VideoFrame] = []
         var index = 0, next = 0
         while next < numbers.count, track.grab() {

@@ -52,8 +52,16 @@ final class VideoTrack {
     private let converted: Frame
     private let scaler = Scaler()
     private let declaredFrames: Int64
+    /// The stream's own start: 0 s for OpenCV, hence for clip and IEMOCAP frame numbers.
     private let startPTS: Int64
+    /// The container's start in stream units: 0 s on the timeline players and subtitles use.
+    private let containerStartPTS: Int64
     private let timeBase: Double
+
+    /// Where `currentTime`, `seek` and `countPackets` count seconds from.
+    enum Timeline { case stream, container }
+    var timeline = Timeline.stream
+    private var origin: Int64 { timeline == .stream ? startPTS : containerStartPTS }
 
     /// Frames grabbed since the file was opened (OpenCV's `frame_number`); after a seek frames are
     /// numbered from their timestamps instead.
@@ -91,6 +99,9 @@ final class VideoTrack {
         fps = VideoTrack.ratio(guessed)
         timeBase = VideoTrack.ratio(stream.pointee.time_base)
         startPTS = stream.pointee.start_time == CFFmpeg_AV_NOPTS_VALUE() ? 0 : stream.pointee.start_time
+        let containerStart = format.pointer.pointee.start_time
+        containerStartPTS = containerStart == CFFmpeg_AV_NOPTS_VALUE() ? startPTS
+            : av_rescale_q(containerStart, CFFmpeg_AV_TIME_BASE_Q(), stream.pointee.time_base)
         declaredFrames = stream.pointee.nb_frames
         if declaredFrames != 0 {
             declaredFrameCount = Int(clamping: declaredFrames)
@@ -118,7 +129,7 @@ final class VideoTrack {
     var currentTime: Double? {
         let pts = frame.pointer.pointee.best_effort_timestamp
         guard pts != CFFmpeg_AV_NOPTS_VALUE() else { return nil }
-        let (difference, overflow) = pts.subtractingReportingOverflow(startPTS)
+        let (difference, overflow) = pts.subtractingReportingOverflow(origin)
         return overflow ? nil : Double(difference) * timeBase
     }
 
@@ -136,7 +147,7 @@ final class VideoTrack {
         guard timeBase > 0, seconds.isFinite else { return false }
         touched = true
         let offset = MediaMath.clampedInt(max(seconds, 0) / timeBase)
-        let (target, overflow) = startPTS.addingReportingOverflow(Int64(offset))
+        let (target, overflow) = origin.addingReportingOverflow(Int64(offset))
         guard !overflow else { return false }
         let result = av_seek_frame(format.pointer, Int32(streamIndex), target, AVSEEK_FLAG_BACKWARD)
         guard result >= 0 else { return false }
@@ -211,12 +222,12 @@ final class VideoTrack {
             guard Int(p.stream_index) == streamIndex, (p.flags & AV_PKT_FLAG_DISCARD) == 0 else { continue }
             let presented = p.pts != none ? p.pts : p.dts
             guard presented != none else { continue }
-            let (offset, overflow) = presented.subtractingReportingOverflow(startPTS)
+            let (offset, overflow) = presented.subtractingReportingOverflow(origin)
             guard !overflow else { continue }
             let time = Double(offset) * timeBase
             if time >= start && time < end { count += 1 }
             let decoded = p.dts != none ? p.dts : presented
-            let (decodeOffset, decodeOverflow) = decoded.subtractingReportingOverflow(startPTS)
+            let (decodeOffset, decodeOverflow) = decoded.subtractingReportingOverflow(origin)
             if !decodeOverflow && Double(decodeOffset) * timeBase > end + 2 { break }
         }
         av_packet_unref(packet.pointer)
