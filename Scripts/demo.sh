@@ -11,7 +11,7 @@ mkdir -p out
 "$telme" inspect out/sample.telme
 # Exit status 1 means some utterances were degraded (see README: Output); still a finished run.
 status=0
-"$telme" annotate --model out/sample.telme --corpus Samples/corpus/sample.csv --layout meld \
+"$telme" annotate --model out/sample.telme --corpus Samples/corpus/sample.csv --layout meld --media Samples/corpus/clips \
     --out out/sample-annotations || status=$?
 [ "$status" -le 1 ] || exit "$status"
 echo "annotations: out/sample-annotations/annotations.csv and annotations.jsonl"
