@@ -190,7 +190,8 @@ struct Annotate: AsyncParsableCommand {
         meter.finish()
         let run = RunInfo(
             tool: "telme", version: TelmeVersion.string, commandLine: CommandLine.arguments,
-            model: .init(path: file.url.path, sourceFile: file.provenance.sourceFile,
+            model: .init(path: file.url.path, fingerprint: file.fingerprint, fileSize: file.fileSize,
+                         sourceFile: file.provenance.sourceFile,
                          sourceSHA256: file.provenance.sourceSHA256, dtype: file.dtype.rawValue,
                          dataset: file.model.dataset, labels: file.model.labels),
             fusion: description.fusion, settings: settings, corpus: .init(path: corpus.file, layout: corpus.layout.rawValue,
@@ -205,6 +206,9 @@ struct Annotate: AsyncParsableCommand {
 struct RunInfo: Encodable {
     struct Model: Encodable {
         var path: String
+        /// `TelmeFile.fingerprint`: identifies the model file's content.
+        var fingerprint: String
+        var fileSize: Int
         var sourceFile: String
         var sourceSHA256: String
         var dtype: String

@@ -28,6 +28,10 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
     public let tensorTable: [TelmeTensorInfo]
     /// Number of model weights (tokenizer blobs excluded).
     public let parameterCount: Int
+    /// The file's identity: its header checksum (XXH64 of the header and the tensor table,
+    /// which holds every tensor's checksum), as 16 hex digits. Two files with the same
+    /// fingerprint hold the same model, settings and weights.
+    public let fingerprint: String
 
     /// The mapping; unmapped in its own `deinit`, also when `init` throws half way.
     private let mapping: MappedFile
@@ -50,6 +54,9 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
         dtype = parsed.header.tensorDtype
         formatVersion = Int(Layout.formatVersion)
         fileSize = mapping.bytes.count
+        var checksum: UInt64 = 0
+        for i in (0..<8).reversed() { checksum = checksum << 8 | UInt64(mapping.bytes[Layout.headerChecksumOffset + i]) }
+        fingerprint = String(checksum, radix: 16).leftPadded(to: 16)
         tensorTable = entries
         tokenizerFiles = parsed.tokenizer
 
@@ -211,5 +218,12 @@ final class FloatStorage: @unchecked Sendable {
 
     deinit {
         munmap(UnsafeMutableRawPointer(buffer.baseAddress), byteCount)
+    }
+}
+
+extension String {
+    /// The string with leading zeros up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
     }
 }
