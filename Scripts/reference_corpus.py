@@ -5,13 +5,17 @@
                                                         # and IEMOCAP layout: OUT/iemocap/corpus.csv
     python3 Scripts/reference_corpus.py clips CSV OUT   # one plain clip per row of a MELD CSV
     python3 Scripts/reference_corpus.py iemocap-model OUT.h5   # the sample model's shape, IEMOCAP labels
+    python3 Scripts/reference_corpus.py paper-model OUT.h5     # random weights at the paper's size
 
 `varied` mixes what real corpora throw at a pipeline: frame sizes from 176x144 to 1280x720
 (portrait and odd sizes included), 6 to 31 fps (NTSC rates included), H.264 and MPEG-4 part 2,
 AAC audio in stereo at 44.1 and 48 kHz (channels that differ, so the downmix matters) and mono
 at other rates, a clip of 6 frames (< 8), clips of exactly 8, 9 and 17 frames, a 20-s clip
 (more than 400000 samples at 22050 Hz) and a 31-s clip (over the 30-s rule), and a dialogue
-with ten speakers (speaker numbers past <s9>). The IEMOCAP part has one 29.97 fps dialogue
+with ten speakers (speaker numbers past <s9>), and a dialogue of damaged media (no clip, a
+corrupt clip, a clip without audio, a clip without video), and one of container layouts (a
+stream-copy cut with an edit list, variable frame rate, 5.1 audio, two audio streams, audio
+starting late, 8 kHz mono). The IEMOCAP part has one 29.97 fps dialogue
 video and 16 kHz utterance wavs. `clips` stands in for Samples/corpus/clips when it is absent.
 Everything is deterministic for a given ffmpeg/espeak-ng.
 """
@@ -115,6 +119,48 @@ def clip(spec, text, voice, out, tmp):
            "-ar", str(spec["ar"]), "-t", f"{seconds:.4f}", out)
 
 
+def containers(clips, tmp):
+    """Dialogue 5: container and stream layouts that decoders treat differently."""
+    texts = [("Kim", "Start where you left off."), ("Lou", "The timing here is irregular."),
+             ("Kim", "Surround sound, six channels."), ("Lou", "Two audio tracks in one file."),
+             ("Kim", "The sound starts late."), ("Lou", "Telephone quality.")]
+    wavs = []
+    for k, (_, text) in enumerate(texts):
+        wavs.append(os.path.join(tmp, f"c{k}.wav"))
+        speech(text, VOICES[k % len(VOICES)], wavs[-1])
+    out = [os.path.join(clips, f"dia5_utt{u}.mp4") for u in range(len(texts))]
+    h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "30", "-preset", "veryfast"]
+    noise = "anoisesrc=color=pink:amplitude=0.01:seed=5:sample_rate=48000"
+    # 0: cut by stream copy at 1.37 s of a 4 s clip: starts at the keyframe before, with an edit list.
+    whole = os.path.join(tmp, "whole.mp4")
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-i", wavs[0], "-filter_complex",
+           "[1:a]aresample=48000,adelay=1400,apad,pan=stereo|c0=c0|c1=0.5*c0[a]", "-map", "0:v", "-map", "[a]",
+           *h264, "-g", "25", "-c:a", "aac", "-t", "4", whole)
+    ffmpeg("-ss", "1.37", "-i", whole, "-c", "copy", "-t", "2.2", out[0])
+    # 1: variable frame rate (timestamps stretched every other second).
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2.5", "-i", wavs[1], "-filter_complex",
+           "[0:v]setpts='N/25/TB+if(gt(N,25),0.02*(N-25)/TB,0)'[v];[1:a]aresample=44100,apad[a]",
+           "-map", "[v]", "-map", "[a]", *h264, "-fps_mode", "vfr", "-c:a", "aac", "-t", "3.5", out[1])
+    # 2: 5.1 audio whose channels differ.
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2.2", "-i", wavs[2], "-filter_complex",
+           "[1:a]aresample=48000,apad,pan=5.1|c0=c0|c1=0.5*c0|c2=0.8*c0|c3=0.1*c0|c4=-0.3*c0|c5=0.2*c0[a]",
+           "-map", "0:v", "-map", "[a]", *h264, "-c:a", "aac", "-t", "2.2", out[2])
+    # 3: two audio streams, stereo first, then 5.1 (the ffmpeg CLI picks the one with more channels).
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2.2", "-i", wavs[3], "-filter_complex",
+           "[1:a]aresample=44100,apad,asplit[x][y];[x]pan=stereo|c0=c0|c1=0.4*c0[a];"
+           f"{noise}[n];[y]aresample=48000[y2];[y2][n]amix=inputs=2:duration=first:normalize=0,"
+           "pan=5.1|c0=0.1*c0|c1=0.9*c0|c2=c0|c3=0.3*c0|c4=0.5*c0|c5=-0.2*c0[b]",
+           "-map", "0:v", "-map", "[a]", "-map", "[b]", *h264, "-c:a", "aac", "-t", "2.2", out[3])
+    # 4: the audio stream starts 0.6 s after the video.
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2.5", "-itsoffset", "0.6", "-i", wavs[4],
+           "-map", "0:v", "-map", "1:a", *h264, "-c:a", "aac", "-ar", "48000", "-ac", "2", out[4])
+    # 5: 8 kHz mono.
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=176x144:rate=15:duration=2", "-i", wavs[5], "-filter_complex",
+           "[1:a]aresample=8000,apad[a]", "-map", "0:v", "-map", "[a]", *h264, "-c:a", "aac", "-ac", "1",
+           "-t", "2", out[5])
+    return [(speaker, text)[::-1] for speaker, text in texts]
+
+
 def timestamp(seconds):
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
@@ -138,6 +184,20 @@ def varied(out):
                         mix="c0=c0|c1=0.5*c0")
             clip(spec, text, VOICES[u % len(VOICES)], os.path.join(clips, f"dia3_utt{u}.mp4"), tmp)
             rows.append((text, f"Person{u}", LABELS[(u * 3) % 7], 3, u))
+        # Damaged media: no clip, a corrupt clip, no audio stream, no video stream.
+        damaged = [("Is anyone there?", "Gus"), ("Hello?", "Hana"), ("I can see you.", "Gus"),
+                   ("But you can hear me.", "Hana")]
+        with open(os.path.join(clips, "dia4_utt1.mp4"), "wb") as f:
+            f.write(bytes((k * 7919 + 13) % 256 for k in range(4000)))
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1.5", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p", "-crf", "32", os.path.join(clips, "dia4_utt2.mp4"))
+        wav = os.path.join(tmp, "speech.wav")
+        speech(damaged[3][0], "en-us", wav)
+        ffmpeg("-i", wav, "-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "64k", os.path.join(clips, "dia4_utt3.mp4"))
+        for u, (text, speaker) in enumerate(damaged):
+            rows.append((text, speaker, LABELS[u], 4, u))
+        for u, (text, speaker) in enumerate(containers(clips, tmp)):
+            rows.append((text, speaker, LABELS[(u + 2) % 7], 5, u))
     with open(os.path.join(out, "corpus.csv"), "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
@@ -189,30 +249,42 @@ def clips_for(csv_path, out):
     print(f"wrote {len(rows)} clips to {out}")
 
 
-def iemocap_model(out, tokenizer):
-    """The sample model's geometry (Scripts/make_sample.py) for IEMOCAP: 6 labels, 4 fusion heads."""
+def random_model(out, dataset, configs_for, tokenizer, seed, projection_dim):
+    """Random TelME checkpoints (Scripts/telme_fixtures/checkpoints.py) with the real RoBERTa
+    tokenizer, exported with the real exporter."""
     import json
     import shutil
-    import torch
-    from make_sample import sample_configs
-    from telme_fixtures.checkpoints import build_models, export
+    from telme_fixtures.checkpoints import build_models, export, save_checkpoints
     with open(os.path.join(tokenizer, "vocab.json"), encoding="utf-8") as f:
         size = len(json.load(f))
-    configs = sample_configs(size)
-    models = build_models("iemocap", seed=11, configs=configs, tokenizer_size=size, projection_dim=16)
+    configs = configs_for(size)
+    models = build_models(dataset, seed=seed, configs=configs, tokenizer_size=size, projection_dim=projection_dim)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"tokenizer": os.path.join(tmp, "tokenizer")}
-        shutil.copytree(tokenizer, paths["tokenizer"])
-        for name, rel in (("teacher", "teacher.bin"), ("audio", "student_audio/total_student.bin"),
-                          ("video", "student_video/total_student.bin"), ("fusion", "total_fusion.bin")):
-            paths[name] = os.path.join(tmp, rel)
-            os.makedirs(os.path.dirname(paths[name]), exist_ok=True)
-            torch.save(models[name].state_dict(), paths[name])
-        for name, cfg in zip(("text_config", "audio_config", "video_config"), configs):
-            paths[name] = os.path.join(tmp, f"{name}.json")
-            cfg.to_json_file(paths[name])
-        export({"paths": paths, "dataset": "iemocap"}, out)
-    print(f"wrote {out}")
+        tokenizer_dir = os.path.join(tmp, "tokenizer")
+        shutil.copytree(tokenizer, tokenizer_dir)
+        export(save_checkpoints(tmp, models, configs, tokenizer_dir, dataset), out)
+    print(f"wrote {out} ({os.path.getsize(out) / 1e6:.1f} MB)")
+
+
+def iemocap_model(out, tokenizer):
+    """The sample model's geometry (Scripts/make_sample.py) for IEMOCAP: 6 labels, 4 fusion heads."""
+    from make_sample import sample_configs
+    random_model(out, "iemocap", sample_configs, tokenizer, seed=11, projection_dim=16)
+
+
+def paper_model(out, tokenizer, dataset):
+    """The paper's encoders (roberta-large, data2vec-audio-base-960h, timesformer-base; projection
+    768) with random weights: ~2.3 GB, for the check at the real size."""
+    from parity_large import roberta_large_config
+    from parity_large_audio import base_960h_config
+    from parity_large_video import timesformer_base_config
+
+    def configs(size):
+        text = roberta_large_config()
+        text.vocab_size = size
+        return text, base_960h_config(), timesformer_base_config()
+
+    random_model(out, dataset, configs, tokenizer, seed=5, projection_dim=768)
 
 
 def main():
@@ -221,6 +293,10 @@ def main():
     m = sub.add_parser("iemocap-model", help="a random IEMOCAP model at the sample model's geometry")
     m.add_argument("out")
     m.add_argument("--tokenizer", default=os.path.join(ROOT, "..", "shared", "tokenizers", "roberta"))
+    pm = sub.add_parser("paper-model", help="a random model at the paper's size (~2.3 GB)")
+    pm.add_argument("out")
+    pm.add_argument("--dataset", default="meld", choices=("meld", "iemocap"))
+    pm.add_argument("--tokenizer", default=os.path.join(ROOT, "..", "shared", "tokenizers", "roberta"))
     v = sub.add_parser("varied", help="the varied MELD + IEMOCAP corpus")
     v.add_argument("out")
     c = sub.add_parser("clips", help="plain clips for the rows of a MELD CSV")
@@ -229,6 +305,8 @@ def main():
     args = parser.parse_args()
     if args.command == "iemocap-model":
         iemocap_model(args.out, args.tokenizer)
+    elif args.command == "paper-model":
+        paper_model(args.out, args.tokenizer, args.dataset)
     elif args.command == "varied":
         varied(args.out)
     else:

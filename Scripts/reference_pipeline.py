@@ -169,6 +169,14 @@ class ReferenceModel:
 
 # ------------------------------------------------------------------------------ preprocessing
 
+def stream_types(path):
+    """The kinds of stream ffprobe finds in a file (empty when it cannot read it), to tell a clip
+    without an audio or video stream (status missing) from a broken one (status error)."""
+    result = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", path],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return set(result.stdout.split()) if result.returncode == 0 else set()
+
+
 class Preprocessor:
     """The authors' audio and video preprocessing, with the model's settings."""
 
@@ -193,8 +201,8 @@ class Preprocessor:
                 warnings.simplefilter("ignore")
                 y, rate = librosa.load(path, sr=16000 if self.variant == "audio-16k" else self.s["sample_rate"],
                                        res_type="polyphase" if self.variant == "audio-polyphase" else "soxr_hq")
-        except Exception as error:  # noqa: BLE001 - any decoder failure is a missing modality
-            return None, f"error: {type(error).__name__}"
+        except Exception as error:  # noqa: BLE001 - the authors' code would stop here
+            return None, "missing" if stream_types(path) == {"video"} else f"error: {type(error).__name__}"
         return (y, rate), None
 
     def normalise_audio(self, y):
@@ -223,7 +231,9 @@ class Preprocessor:
             if take:
                 kept.append(image)
         capture.release()
-        if declared < n and kept:
+        if kept and len(kept) < n:
+            # L < 8 in the authors' code; when fewer than L frames decode (L >= 8) their code
+            # stacks a short tensor and the model fails: the tool repeats the last frame there too.
             kept.extend(kept[-1].copy() for _ in range(n - len(kept)))
         return kept[:n]
 
@@ -263,7 +273,7 @@ class Preprocessor:
         except Exception as error:  # noqa: BLE001
             return None, f"error: {type(error).__name__}"
         if not frames:
-            return None, "error: no frames"
+            return None, "missing" if stream_types(path) == {"audio"} else "error: no frames"
         if (self.s["channel_order"] == "rgb") != (self.variant == "rgb"):
             frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]
         if self.variant == "pixel+1":
@@ -341,7 +351,6 @@ def reference_unit(model, ids, items, order, official):
     """Logits of one unit: every modality, and the fusion where audio and video are present.
     `official`: the rows are one authors' batch; otherwise each row runs alone."""
     def run(rows):
-        n = len(rows)
         padded, mask = left_pad([ids[k] for k in rows], model.tokenizer.pad_token_id)
         h_t, l_t = model.teacher(torch.tensor(padded), torch.tensor(mask))
         res = {"text": l_t, "h_t": h_t}
@@ -543,8 +552,11 @@ def compare(rows, labels, ref, records, text_records, forward, sem):
     return tallies, model_only, status_mismatch
 
 
-def print_report(sem, tallies, model_only, status_mismatch, timing, tolerance):
-    print(f"\n== {sem} ==")
+def print_report(sem, tallies, model_only, status_mismatch, timing, tolerance, records):
+    counts = {}
+    for r in records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    print(f"\n== {sem} == (telme records: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + ")")
     print(f"{'':8}{'labels agree':>18}{'max |dp| end to end':>22}{'max |dp| model only':>22}")
     failed = False
     for m in MODALITIES:
@@ -652,6 +664,9 @@ def main():
                         help=f"largest allowed probability difference (default {DEFAULT_TOLERANCE:g})")
     parser.add_argument("--convert-arg", action="append", default=[],
                         help="extra argument for telme convert (repeat), e.g. --convert-arg=--fusion-order=video-audio")
+    parser.add_argument("--annotate-arg", action="append", default=[],
+                        help="extra argument for the media runs of telme annotate only (repeat); the reference does "
+                             "not follow it, e.g. --annotate-arg=--channel-order=rgb to see the check fail")
     parser.add_argument("--threads", type=int, default=None, help="telme annotate --threads")
     parser.add_argument("--torch-threads", type=int, default=None)
     parser.add_argument("--workdir", help="keep the converted model and telme's outputs here")
@@ -696,6 +711,9 @@ def run(args, workdir):
           f"{settings['fusion_order']}, over-limit {settings.get('zero_media_over_seconds')} s, missing media "
           f"{settings['missing_media']}, speaker numbering {settings['speaker_numbering']}")
     print(f"telme convert {convert_seconds:.2f} s; reference model load {load_seconds:.2f} s")
+    print("labels: annotations.jsonl against the reference, end to end. |dp| end to end: p_* of telme annotate "
+          "(final) and of telme annotate --text-only (text); model only: telme forward on the reference's own "
+          "preprocessed inputs (records hold no student probabilities).")
     # The teacher's own probabilities end to end: a transcript-only run (independent semantics and
     # text-only, since official-batch4 or missing-media=zero would fuse zero student inputs).
     out_text = os.path.join(workdir, "telme-text-only")
@@ -716,7 +734,8 @@ def run(args, workdir):
             common += ["--threads", str(args.threads)]
         out = os.path.join(workdir, f"telme-{sem}")
         media = ["--media", args.media] if args.media else []
-        _, timing["annotate"] = telme(args.telme, "annotate", *common, *media, "--out", out, ok=(0, 1))
+        _, timing["annotate"] = telme(args.telme, "annotate", *common, *media, *args.annotate_arg, "--out", out,
+                                      ok=(0, 1))
         with open(os.path.join(out, "run.json"), encoding="utf-8") as f:
             timing["annotate_run_json"] = json.load(f)["seconds"]
         timing["text_only"] = text_only_seconds
@@ -724,9 +743,9 @@ def run(args, workdir):
         forward = forward_students(args.telme, telme_model, ids, items, sem == "official-batch4", workdir,
                                    model.tokenizer.pad_token_id)
         timing["forward"] = time.perf_counter() - started
-        tallies, model_only, status = compare(rows, labels, ref, read_records(out), text_records,
-                                              forward, sem)
-        failed |= print_report(sem, tallies, model_only, status, timing, args.tolerance)
+        records = read_records(out)
+        tallies, model_only, status = compare(rows, labels, ref, records, text_records, forward, sem)
+        failed |= print_report(sem, tallies, model_only, status, timing, args.tolerance, records)
     if args.probe:
         if independent is None:
             independent = reference(rows, layout, model, pre, settings, "independent")[0]
