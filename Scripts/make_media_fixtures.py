@@ -27,7 +27,6 @@ import librosa
 import numpy as np
 import PIL
 import transformers
-from PIL import Image
 from transformers import VideoMAEImageProcessor, Wav2Vec2FeatureExtractor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -27,7 +27,6 @@ import csv
 import json
 import os
 import sys
-import tempfile
 
 import transformers
 from transformers import RobertaTokenizer

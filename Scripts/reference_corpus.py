@@ -275,14 +275,12 @@ def iemocap_model(out, tokenizer):
 def paper_model(out, tokenizer, dataset):
     """The paper's encoders (roberta-large, data2vec-audio-base-960h, timesformer-base; projection
     768) with random weights: ~2.3 GB, for the check at the real size."""
-    from parity_large import roberta_large_config
-    from parity_large_audio import base_960h_config
-    from parity_large_video import timesformer_base_config
+    from parity_paper_size import data2vec_audio_base_config, roberta_large_config, timesformer_base_config
 
     def configs(size):
         text = roberta_large_config()
         text.vocab_size = size
-        return text, base_960h_config(), timesformer_base_config()
+        return text, data2vec_audio_base_config(), timesformer_base_config()
 
     random_model(out, dataset, configs, tokenizer, seed=5, projection_dim=768)
 

@@ -25,7 +25,6 @@ import copy
 import os
 
 import h5py
-import numpy as np
 import torch
 
 BATCH = 4
