@@ -185,7 +185,7 @@ struct Annotate: AsyncParsableCommand {
         }
         let meter = ProgressMeter(total: corpus.utterances.count, enabled: progress || isatty(2) == 1)
         let counts = try annotator.annotate(corpus, locator: locator(for: corpus, settings: settings),
-                                            progress: meter.update, sink: writer.append)
+                                            progress: meter.update) { _, records in try writer.append(records) }
         try writer.finish()
         meter.finish()
         let run = RunInfo(

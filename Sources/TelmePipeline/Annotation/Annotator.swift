@@ -66,27 +66,38 @@ public final class Annotator {
                             minimumAudioSamples: audioStudent?.minimumSamples ?? 0)
     }
 
-    /// Annotates every utterance of `corpus` in order; `sink` receives each unit's records
-    /// (a dialogue, or a batch of 4 with `official-batch4`). `locator` finds the media; nil
-    /// annotates from the transcript alone. Returns the counts by status.
+    /// Annotates the utterances of `corpus` in order, unit by unit; `sink` receives each unit
+    /// (its range of indices into `corpus.utterances`: a dialogue, or a batch of 4 with
+    /// `official-batch4`, see `units(of:semantics:)`) with its records. `only` selects the units
+    /// to run (nil: all); skipped units are neither computed nor sunk, and the others get the
+    /// same records as in a run over the whole corpus (the teacher's inputs are built over all
+    /// of it, since `official` numbering looks back across dialogues). `locator` finds the
+    /// media; nil annotates from the transcript alone. `progress` gets the utterances done so
+    /// far by this call. Returns the counts by status of the units run.
     @discardableResult
-    public func annotate(_ corpus: Corpus, locator: MediaLocator? = nil, progress: ((Int) -> Void)? = nil,
-                         sink: ([AnnotationRecord]) throws -> Void) throws -> RunCounts {
+    public func annotate(_ corpus: Corpus, locator: MediaLocator? = nil, only: ((Range<Int>) -> Bool)? = nil,
+                         progress: ((Int) -> Void)? = nil,
+                         sink: (Range<Int>, [AnnotationRecord]) throws -> Void) throws -> RunCounts {
         let numbering = SpeakerNumbering(rawValue: settings.speakerNumbering.rawValue) ?? .official
         let ids = inputs.inputIDs(corpus.turns, numbering: numbering)
         let official = settings.batchSemantics == .officialBatch4
-        let units = official ? Self.groups(of: 4, count: corpus.utterances.count)
-                             : Self.dialogueRanges(corpus.utterances)
         var counts = RunCounts()
         var done = 0
-        for unit in units {
+        for unit in Self.units(of: corpus.utterances, semantics: settings.batchSemantics)
+        where only?(unit) ?? true {
             let records = try annotate(unit: unit, corpus: corpus, ids: ids, locator: locator, official: official)
             for record in records { counts.add(record.status) }
-            try sink(records)
+            try sink(unit, records)
             done += unit.count
             progress?(done)
         }
         return counts
+    }
+
+    /// The units of a run in corpus order, as index ranges into `utterances`: one per dialogue
+    /// (`independent`), or consecutive batches of 4 (`official-batch4`).
+    public static func units(of utterances: [Utterance], semantics: Settings.BatchSemantics) -> [Range<Int>] {
+        semantics == .officialBatch4 ? groups(of: 4, count: utterances.count) : dialogueRanges(utterances)
     }
 
     /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`).
