@@ -34,6 +34,9 @@ public final class Annotator {
     public let settings: Settings
     /// Utterances per teacher batch (within one unit).
     public let batchSize: Int
+    /// Units whose media are decoded ahead of the one in the model (bounded memory: each holds
+    /// at most a dialogue's clips).
+    public let prefetchDepth: Int
     private let description: ModelDescription
     private let teacher: TextTeacher
     private let audioStudent: AudioStudent?
@@ -44,12 +47,14 @@ public final class Annotator {
 
     /// `description` is the model's own with any run-time overrides (fusion heads, beta_shift);
     /// its tensor shapes must be those of `model`.
-    public init(model: TelmeFile, description: ModelDescription? = nil, settings: Settings, batchSize: Int = 8) throws {
+    public init(model: TelmeFile, description: ModelDescription? = nil, settings: Settings, batchSize: Int = 8,
+                prefetchDepth: Int = 2) throws {
         let description = description ?? model.model
         self.model = model
         self.description = description
         self.settings = settings
         self.batchSize = max(1, batchSize)
+        self.prefetchDepth = max(1, prefetchDepth)
         teacher = try TextTeacher(model: description, weights: model)
         audioStudent = description.audio == nil ? nil : try AudioStudent(model: description, weights: model)
         videoStudent = description.video == nil ? nil : try VideoStudent(model: description, weights: model)
@@ -81,11 +86,22 @@ public final class Annotator {
         let numbering = SpeakerNumbering(rawValue: settings.speakerNumbering.rawValue) ?? .official
         let ids = inputs.inputIDs(corpus.turns, numbering: numbering)
         let official = settings.batchSemantics == .officialBatch4
+        let units = Self.units(of: corpus.utterances, semantics: settings.batchSemantics).filter { only?($0) ?? true }
+        // The media of the next units are decoded while the current one runs through the model.
+        let media = self.media, zeroMissing = official || settings.missingMedia == .zero
+        let prefetcher = Prefetcher(units, depth: prefetchDepth) { unit in
+            let sources = unit.map { i in locator?.source(for: corpus.utterances[i]) }
+            return (sources, sources.map { media.load($0, zeroMissing: zeroMissing) })
+        }
+        defer { prefetcher.stop() }
         var counts = RunCounts()
         var done = 0
-        for unit in Self.units(of: corpus.utterances, semantics: settings.batchSemantics)
-        where only?(unit) ?? true {
-            let records = try annotate(unit: unit, corpus: corpus, ids: ids, locator: locator, official: official)
+        for unit in units {
+            guard let (sources, prepared) = prefetcher.next() else {
+                throw PipelineError("internal error: the media of utterances \(unit) were never prepared")
+            }
+            let records = try annotate(unit: unit, corpus: corpus, ids: ids, sources: sources, prepared: prepared,
+                                       official: official)
             for record in records { counts.add(record.status) }
             try sink(unit, records)
             done += unit.count
@@ -100,13 +116,12 @@ public final class Annotator {
         semantics == .officialBatch4 ? groups(of: 4, count: utterances.count) : dialogueRanges(utterances)
     }
 
-    /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`).
-    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], locator: MediaLocator?,
-                          official: Bool) throws -> [AnnotationRecord] {
+    /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`),
+    /// whose media sources and prepared inputs are given in the same order.
+    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], sources: [MediaSource?],
+                          prepared: [MediaInputs], official: Bool) throws -> [AnnotationRecord] {
         let labels = description.labels
         let textLogits = teacherLogits(ids: ids, unit: unit)
-        let sources = unit.map { i in locator?.source(for: corpus.utterances[i]) }
-        let prepared = sources.map { media.load($0, zeroMissing: official || settings.missingMedia == .zero) }
         let audio = try audioOutputs(prepared, official: official)
         let video = try videoOutputs(prepared, official: official)
 
