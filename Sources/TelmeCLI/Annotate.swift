@@ -11,9 +11,12 @@ struct Annotate: AsyncParsableCommand {
         commandName: "annotate",
         abstract: "Annotate every utterance of a corpus with an emotion.",
         discussion: """
-            Writes annotations.jsonl and annotations.csv (see Schemas/annotation-record.schema.json) and \
-            run.json to the output folder, dialogue by dialogue as they finish. Exit status: 0 when every \
-            utterance is ok, 1 when some were degraded or failed, 2 for usage, model or corpus errors.
+            Writes annotations.jsonl and annotations.csv (see Schemas/annotation-record.schema.json), \
+            units.jsonl and run.json to the output folder, unit by unit (a dialogue, or a batch of 4 with \
+            official-batch4) as they finish. The same command on the same folder continues an interrupted \
+            run. SIGINT or SIGTERM: the current unit is finished and written, then the run stops. Exit \
+            status: 0 when every utterance is ok, 1 when some were degraded or failed, 2 for usage, model \
+            or corpus errors, 130 / 143 when stopped by SIGINT / SIGTERM.
             """)
 
     @Option(help: "The converted model (.telme).")
@@ -74,6 +77,16 @@ struct Annotate: AsyncParsableCommand {
     @Flag(help: "Show progress on stderr even when it is not a terminal.")
     var progress = false
 
+    @Flag(help: "Start again in an output folder that holds another run (otherwise refused) or a finished one.")
+    var overwrite = false
+
+    @Option(help: ArgumentHelp("Annotate only shard INDEX (0-based) of COUNT: whole dialogues, by a hash of their ids.",
+                               discussion: "Default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX; 0/1 is the whole corpus."))
+    var shard: String?
+
+    @Option(help: "The number of shards with JOB_COMPLETION_INDEX (default: TELME_SHARD_COUNT).")
+    var shardCount: Int?
+
     enum LayoutChoice: String, ExpressibleByArgument, CaseIterable {
         case auto, meld, iemocap, episodes
     }
@@ -88,6 +101,26 @@ struct Annotate: AsyncParsableCommand {
         if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a number") }
         guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
         _ = try formats()
+        if let shard, Shard(shard) == nil { throw ValidationError("--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT") }
+        if let shardCount, shardCount < 1 { throw ValidationError("--shard-count must be at least 1") }
+    }
+
+    /// The shard of this process (`--shard`, or the scheduler's environment); nil for the
+    /// whole corpus. Official batches of 4 run across dialogues in corpus order: no shards.
+    func resolveShard(_ settings: Settings) throws -> Shard? {
+        var found: (Shard, String)?
+        if let shard, let parsed = Shard(shard) {
+            found = (parsed, "--shard")
+        } else {
+            found = try Shard.fromEnvironment(ProcessInfo.processInfo.environment, countOption: shardCount)
+        }
+        guard let (shard, origin) = found, shard.count > 1 else { return nil }
+        guard settings.batchSemantics == .independent else {
+            throw ValidationError("shard \(shard) (\(origin)): official-batch4 batches run across dialogues in "
+                                  + "corpus order, so they cannot be split into shards; use independent batch semantics")
+        }
+        note("shard \(shard) (\(origin))")
+        return shard
     }
 
     func formats() throws -> [OutputFormat] {
@@ -131,16 +164,21 @@ struct Annotate: AsyncParsableCommand {
 
     /// Reads the corpus of any layout; warnings go to stderr.
     func readCorpus() throws -> Corpus {
-        let url = URL(fileURLWithPath: corpus)
+        try Self.readCorpus(corpus, layout: layout, dialogueGap: dialogueGap)
+    }
+
+    /// Reads the corpus at `path` (as the user named it) of any layout; warnings go to stderr.
+    static func readCorpus(_ path: String, layout: LayoutChoice, dialogueGap: Double) throws -> Corpus {
+        let url = URL(fileURLWithPath: path)
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
         if layout == .episodes || (layout == .auto && exists && isFolder.boolValue) {
             let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap)
             for message in episodes.messages { warn(message) }
-            return Corpus(file: corpus, layout: .episodes, utterances: episodes.utterances)
+            return Corpus(file: path, layout: .episodes, utterances: episodes.utterances)
         }
         var read = try Corpus(contentsOf: url, layout: CorpusLayout(rawValue: layout.rawValue))
-        read.file = corpus  // records name the transcript as the user did
+        read.file = path  // records name the transcript as the user did
         for warning in read.warnings { warn(warning.description) }
         return read
     }
@@ -176,71 +214,98 @@ struct Annotate: AsyncParsableCommand {
             }
         }
         let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
-        let outURL = URL(fileURLWithPath: out)
-        // Episodes group their json documents by episode (the dialogue id is "<episode>#<n>").
-        let episodes = corpus.layout == .episodes
-        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: try formats()) { record in
-            episodes ? String(record.dialogue[..<(record.dialogue.lastIndex(of: "#") ?? record.dialogue.endIndex)])
-                     : record.dialogue
-        }
-        let meter = ProgressMeter(total: corpus.utterances.count, enabled: progress || isatty(2) == 1)
-        let counts = try annotator.annotate(corpus, locator: locator(for: corpus, settings: settings),
-                                            progress: meter.update) { _, records in try writer.append(records) }
-        try writer.finish()
-        meter.finish()
-        let run = RunInfo(
-            tool: "telme", version: TelmeVersion.string, commandLine: CommandLine.arguments,
+        let shard = try resolveShard(settings)
+        let plan = RunPlan(corpus: corpus, semantics: settings.batchSemantics)
+        let mine = plan.units(of: shard)
+        let formats = try formats()
+        var info = RunInfo(
+            version: TelmeVersion.string, commandLine: CommandLine.arguments,
             model: .init(path: file.url.path, fingerprint: file.fingerprint, fileSize: file.fileSize,
-                         sourceFile: file.provenance.sourceFile,
-                         sourceSHA256: file.provenance.sourceSHA256, dtype: file.dtype.rawValue,
-                         dataset: file.model.dataset, labels: file.model.labels),
-            fusion: description.fusion, settings: settings, corpus: .init(path: corpus.file, layout: corpus.layout.rawValue,
-                                              utterances: corpus.utterances.count),
-            counts: counts, seconds: Date().timeIntervalSince(started))
-        try run.write(to: outURL.appendingPathComponent("run.json"))
-        if counts.degraded + counts.failed > 0 { throw ExitCode(1) }
-    }
-}
+                         sourceFile: file.provenance.sourceFile, sourceSHA256: file.provenance.sourceSHA256,
+                         dtype: file.dtype.rawValue, dataset: file.model.dataset, labels: file.model.labels),
+            fusion: description.fusion, settings: settings,
+            corpus: .init(path: corpus.file, layout: corpus.layout.rawValue, utterances: corpus.utterances.count,
+                          digest: RunPlan.digest(of: corpus), media: media, dialogueGap: dialogueGap,
+                          textOnly: textOnly, allowOutsideRoot: false),
+            formats: formats, batchSize: batchSize, threads: threads, shard: shard, state: .running, units: mine.count)
 
-/// `run.json`: what produced an output folder.
-struct RunInfo: Encodable {
-    struct Model: Encodable {
-        var path: String
-        /// `TelmeFile.fingerprint`: identifies the model file's content.
-        var fingerprint: String
-        var fileSize: Int
-        var sourceFile: String
-        var sourceSHA256: String
-        var dtype: String
-        var dataset: String
-        var labels: [String]
-    }
-
-    struct CorpusInfo: Encodable {
-        var path: String
-        var layout: String
-        var utterances: Int
-    }
-
-    var tool: String
-    var version: String
-    var commandLine: [String]
-    var model: Model
-    var fusion: FusionConfig?
-    var settings: Settings
-    var corpus: CorpusInfo
-    var counts: RunCounts
-    var seconds: Double
-
-    func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".run.json.tmp")
-        try encoder.encode(self).write(to: tmp)
-        guard rename(tmp.path, url.path) == 0 else {
-            throw PipelineError("\(url.path): cannot write: \(String(cString: strerror(errno)))")
+        // The folder: locked, then continued when it holds this very run, started afresh when
+        // it holds none (or --overwrite), refused when it holds another.
+        let outURL = URL(fileURLWithPath: out)
+        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan)
+        let runURL = outURL.appendingPathComponent("run.json")
+        var fresh = true
+        if FileManager.default.fileExists(atPath: runURL.path) {
+            if overwrite {
+                try FileManager.default.removeItem(at: runURL)
+            } else {
+                let previous: RunInfo
+                do { previous = try RunInfo.read(from: runURL) } catch {
+                    throw PipelineError("\(error); --overwrite replaces that folder's outputs")
+                }
+                let differences = info.differences(from: previous)
+                guard differences.isEmpty else {
+                    throw PipelineError("\(runURL.path): the folder holds another run: "
+                                        + differences.joined(separator: "; ")
+                                        + ". Use --overwrite to replace it, or another --out")
+                }
+                fresh = false
+            }
         }
+        let done = try writer.start(fresh: fresh)
+        guard done.map(\.unit) == Array(mine.prefix(done.count)) else {
+            throw PipelineError("\(outURL.path)/units.jsonl: the units done are not this run's first units "
+                                + "(--overwrite starts again)")
+        }
+        info.unitsDone = done.count
+        for entry in done { info.counts.add(contentsOf: entry.status) }
+        try info.write(to: runURL)
+        if !done.isEmpty {
+            note(done.count == mine.count ? "all \(mine.count) units are already done in \(out)"
+                                          : "continuing: \(done.count) of \(mine.count) units are already done")
+        }
+
+        let hook = try SignalHook(ProcessInfo.processInfo.environment)
+        var written = 0
+        let stop = StopSignals.install()
+        defer { stop.uninstall() }
+        writer.checkpoint = { point in
+            hook?.reached(unit: written + 1, point: point.rawValue) { stop.received != nil }
+        }
+        let todo = Set(mine.dropFirst(done.count))
+        let unitAt = Dictionary(uniqueKeysWithValues: plan.units.enumerated().map { ($1.lowerBound, $0) })
+        let remaining = todo.reduce(0) { $0 + plan.units[$1].count }
+        let meter = ProgressMeter(total: remaining, enabled: progress || isatty(2) == 1)
+        do {
+            try annotator.annotate(corpus, locator: locator(for: corpus, settings: settings),
+                                   only: { todo.contains(unitAt[$0.lowerBound]!) },
+                                   progress: meter.update) { range, records in
+                hook?.reached(unit: written + 1, point: "before") { stop.received != nil }
+                try writer.write(unit: unitAt[range.lowerBound]!, records: records)
+                written += 1
+                info.unitsDone += 1
+                info.counts.add(contentsOf: records.map(\.status))
+                if let signal = stop.received, info.unitsDone < mine.count { throw Stopped(signal: signal) }
+            }
+        } catch let stopped as Stopped {
+            meter.finish()
+            info.state = .interrupted
+            info.seconds = Date().timeIntervalSince(started)
+            try info.write(to: runURL)
+            note("stopped by \(StopSignals.name(stopped.signal)) after \(info.unitsDone) of \(mine.count) units; "
+                 + "the same command continues the run")
+            throw ExitCode(128 + stopped.signal)
+        }
+        meter.finish()
+        info.state = .complete
+        info.seconds = Date().timeIntervalSince(started)
+        try info.write(to: runURL)
+        if info.counts.degraded + info.counts.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// Thrown by the sink to end a run stopped by a signal.
+    struct Stopped: Error {
+        var signal: Int32
     }
 }
 
@@ -269,6 +334,11 @@ final class ProgressMeter {
     func finish() {
         if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
     }
+}
+
+/// A note on stderr (what the run is doing, not a problem).
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("telme: \(message)\n".utf8))
 }
 
 /// A warning line on stderr.

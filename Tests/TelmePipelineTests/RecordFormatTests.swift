@@ -41,7 +41,7 @@ import Testing
     @Test(arguments: [("dia0", "dia0.json"), ("a/b", "a_b.json"), ("..", "_...json"), ("", "_.json"),
                       ("x\u{0}y\\z", "x_y_z.json"), ("Friends S01E01", "Friends S01E01.json")])
     func namesStayInsideTheFolder(group: String, file: String) {
-        #expect(OutputWriter.groupFileName(group) == file)
+        #expect(RunPlan.fileNames(for: [group]) == [file])
     }
 }
 

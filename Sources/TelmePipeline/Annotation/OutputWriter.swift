@@ -11,41 +11,71 @@ public enum OutputFormat: String, Sendable, CaseIterable, Codable {
     case json
 }
 
-/// Writes records to `annotations.jsonl` / `annotations.csv` in an output folder as they are
-/// finished, flushing after every dialogue, so that an interrupted run keeps what it finished.
+/// One unit's records, rendered: what `OutputWriter` puts on disk.
+public struct RenderedUnit: Sendable {
+    public var statuses: [RecordStatus]
+    /// One JSON object per record (`RecordFormat.jsonObject`); needed for `jsonl` and `json`.
+    public var jsonObjects: [String]?
+    /// The CSV rows, CRLF-terminated; needed for `csv`.
+    public var csvRows: [UInt8]?
+
+    public init(statuses: [RecordStatus], jsonObjects: [String]?, csvRows: [UInt8]?) {
+        self.statuses = statuses
+        self.jsonObjects = jsonObjects
+        self.csvRows = csvRows
+    }
+
+    public init(_ records: [AnnotationRecord], labels: [String]) {
+        statuses = records.map(\.status)
+        jsonObjects = records.map { RecordFormat.jsonObject($0, labels: labels) }
+        csvRows = Array(records.map { RecordFormat.csvRow($0, labels: labels) }.joined().utf8)
+    }
+}
+
+/// Writes a run's records unit by unit, so that a run killed at any moment (SIGKILL included)
+/// loses at most the unit it was writing, and a resumed run produces the same bytes as one
+/// that was never stopped.
+///
+/// A unit goes to disk in this order: its records are appended to `annotations.jsonl` /
+/// `annotations.csv` and synced; the `json` documents it touches are rewritten whole through a
+/// temporary file and a rename (a document holds its group's records so far); then a line in
+/// `units.jsonl` (`UnitJournal`) commits it. On resume the append files are cut back to the
+/// end of the last committed unit. Only files directly in `directory` and `directory/json`
+/// are written, and document names come from `RunPlan.fileNames(for:)`.
 public final class OutputWriter {
     public let directory: URL
     public let labels: [String]
-    private var handles: [(format: OutputFormat, handle: FileHandle)] = []
-    /// The `json` format's grouping (nil when that format is off) and the group being collected.
-    private let groupOf: ((AnnotationRecord) -> String)?
-    private var pending: (group: String, records: [AnnotationRecord])?
+    public let formats: [OutputFormat]
+    public let plan: RunPlan
+    /// Points in the writing of a unit, for `checkpoint`.
+    public enum Checkpoint: String, Sendable {
+        /// Half of the unit's bytes of the first append file are written.
+        case partial
+        /// The unit is on disk but not yet committed.
+        case written
+        /// The unit is committed.
+        case committed
+    }
+    /// Called at each `Checkpoint` of every unit (the CLI's crash test hook uses it).
+    public var checkpoint: ((Checkpoint) -> Void)?
+    /// The units committed so far (an earlier run's, then this one's), in order.
+    public private(set) var done: [UnitEntry] = []
 
-    /// Creates the folder and the files (replacing earlier ones) with their headers. `groupOf`
-    /// names the `json` document a record belongs to (records of a group must be consecutive).
-    public init(directory: URL, labels: [String], formats: [OutputFormat],
-                groupOf: @escaping (AnnotationRecord) -> String = { $0.dialogue }) throws {
+    private let journal: UnitJournal
+    private var files: [(format: OutputFormat, file: AppendFile)] = []
+    /// The `json` group that the next unit may continue, with its records so far.
+    private var pending: (group: Int, objects: [String])?
+    private var started = false
+
+    /// Opens `directory` (creating it) and locks it against other runs; nothing is changed
+    /// until `start(fresh:)`.
+    public init(directory: URL, labels: [String], formats: [OutputFormat], plan: RunPlan) throws {
         self.directory = directory
         self.labels = labels
-        self.groupOf = formats.contains(.json) ? groupOf : nil
+        self.formats = formats
+        self.plan = plan
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        if formats.contains(.json) {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent("json"),
-                                                    withIntermediateDirectories: true)
-        }
-        for format in formats where format != .json {
-            let url = Self.url(directory, format)
-            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw PipelineError("\(url.path): cannot create the file")
-            }
-            let handle = try FileHandle(forWritingTo: url)
-            handles.append((format, handle))
-            if format == .csv { try handle.write(contentsOf: Data(RecordFormat.csvHeader(labels: labels).utf8)) }
-        }
-    }
-
-    deinit {
-        for (_, handle) in handles { try? handle.close() }
+        journal = try UnitJournal(directory: directory)
     }
 
     /// The file of one format in `directory`.
@@ -53,53 +83,163 @@ public final class OutputWriter {
         directory.appendingPathComponent("annotations.\(format.rawValue)")
     }
 
-    /// Appends records (typically one dialogue's) to every file and flushes them to disk.
-    public func append(_ records: [AnnotationRecord]) throws {
-        for (format, handle) in handles {
-            var text = ""
-            for record in records {
-                text += format == .csv ? RecordFormat.csvRow(record, labels: labels)
-                                       : RecordFormat.jsonObject(record, labels: labels) + "\n"
+    /// The `json` document folder of `directory`.
+    public static func documentFolder(_ directory: URL) -> URL { directory.appendingPathComponent("json") }
+
+    /// Starts writing: `fresh` empties the files (and removes the `json` documents of an earlier
+    /// run); otherwise the committed units are read from `units.jsonl` and the files cut back
+    /// to their end. Returns the units already done.
+    @discardableResult
+    public func start(fresh: Bool) throws -> [UnitEntry] {
+        precondition(!started, "start(fresh:) is called once")
+        started = true
+        let documents = Self.documentFolder(directory)
+        if formats.contains(.json) {
+            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+            let attributes = try FileManager.default.attributesOfItem(atPath: documents.path)  // lstat
+            guard attributes[.type] as? FileAttributeType == .typeDirectory else {
+                throw PipelineError("\(documents.path): not a folder (a link is not followed)")
             }
-            try handle.write(contentsOf: Data(text.utf8))
-            try handle.synchronize()
         }
-        guard let groupOf else { return }
-        for record in records {
-            let group = groupOf(record)
-            if let current = pending, current.group != group { try writeGroup() }
-            if pending == nil { pending = (group, []) }
-            pending?.records.append(record)
+        for format in formats where format != .json {
+            files.append((format, try AppendFile(Self.url(directory, format))))
         }
+        if fresh {
+            try journal.reset()
+            for (format, file) in files {
+                try file.truncate(to: 0)
+                try file.append(header(format))
+                try file.sync()
+            }
+            if formats.contains(.json) { try removeDocuments(in: documents) }
+            try syncFolder(directory)
+            done = []
+            return done
+        }
+        done = try journal.read()
+        for entry in done {
+            guard plan.units.indices.contains(entry.unit),
+                  plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
+                  entry.status.count == entry.count else {
+                throw PipelineError("\(journal.file.url.path): unit \(entry.unit) does not fit the corpus")
+            }
+        }
+        for (format, file) in files {
+            let end = done.last.map { $0.range(format)?.upperBound ?? -1 } ?? header(format).count
+            guard end >= 0, file.size >= end else {
+                throw PipelineError("\(file.url.path): shorter than \(UnitJournal.fileName) says (\(file.size) bytes, "
+                                    + "\(end) committed); the folder was changed (--overwrite starts again)")
+            }
+            let head = header(format)
+            guard try file.read(0..<min(head.count, file.size)) == head else {
+                throw PipelineError("\(file.url.path): its header is not this run's (--overwrite starts again)")
+            }
+            try file.truncate(to: end)
+        }
+        if formats.contains(.json), let last = done.last {
+            let end = last.first + last.count
+            let group = plan.groupOfUtterance[end - 1]
+            let range = plan.groups[group].range
+            if end < range.upperBound {
+                let objects = try Self.documentRecords(in: documents.appendingPathComponent(plan.groups[group].fileName))
+                guard objects.count >= end - range.lowerBound else {
+                    throw PipelineError("\(plan.groups[group].fileName): holds \(objects.count) records, "
+                                        + "\(end - range.lowerBound) were committed (--overwrite starts again)")
+                }
+                pending = (group, Array(objects.prefix(end - range.lowerBound)))
+            }
+        }
+        return done
     }
 
-    /// Writes what is still collected (the last `json` document). Call once at the end.
-    public func finish() throws {
-        try writeGroup()
+    /// Writes and commits the records of unit `unit` (an index into `plan.units`).
+    public func write(unit: Int, records: [AnnotationRecord]) throws {
+        try write(unit: unit, RenderedUnit(records, labels: labels))
     }
 
-    /// The file of a `json` group: its name with `/`, `\`, control characters and a leading
-    /// dot replaced by `_`, so it always stays inside `json/`.
-    public static func groupFileName(_ group: String) -> String {
-        var name = String(group.unicodeScalars.map { scalar -> Character in
-            scalar == "/" || scalar == "\\" || scalar.value < 0x20 || scalar.value == 0x7f ? "_" : Character(scalar)
-        })
-        if name.hasPrefix(".") || name.isEmpty { name = "_" + name }
-        return String(name.prefix(200)) + ".json"
+    /// Writes and commits one rendered unit.
+    public func write(unit: Int, _ rendered: RenderedUnit) throws {
+        precondition(started, "start(fresh:) comes first")
+        let range = plan.units[unit]
+        guard rendered.statuses.count == range.count else {
+            throw PipelineError("unit \(unit): \(rendered.statuses.count) records for \(range.count) utterances")
+        }
+        var entry = UnitEntry(unit: unit, first: range.lowerBound, count: range.count, status: rendered.statuses)
+        for (n, (format, file)) in files.enumerated() {
+            let bytes: [UInt8]
+            switch format {
+            case .csv:
+                guard let rows = rendered.csvRows else { throw PipelineError("unit \(unit): no CSV rows") }
+                bytes = rows
+            default:
+                guard let objects = rendered.jsonObjects else { throw PipelineError("unit \(unit): no JSON records") }
+                bytes = Array(objects.map { $0 + "\n" }.joined().utf8)
+            }
+            let start = file.size
+            if n == 0, let checkpoint {
+                try file.append(bytes.prefix(bytes.count / 2))
+                checkpoint(.partial)
+                try file.append(bytes.dropFirst(bytes.count / 2))
+            } else {
+                try file.append(bytes)
+            }
+            try file.sync()
+            if format == .csv { entry.csv = [start, file.size] } else { entry.jsonl = [start, file.size] }
+        }
+        if formats.contains(.json) {
+            guard let objects = rendered.jsonObjects else { throw PipelineError("unit \(unit): no JSON records") }
+            // Documents this unit adds records to; all but the last are complete now.
+            var touched: [(group: Int, objects: [String])] = []
+            var added = false
+            for (k, object) in objects.enumerated() {
+                let group = plan.groupOfUtterance[range.lowerBound + k]
+                if pending?.group != group {
+                    if let previous = pending, added { touched.append(previous) }
+                    pending = (group, [])
+                }
+                pending?.objects.append(object)
+                added = true
+            }
+            if let pending, added { touched.append(pending) }
+            for (group, objects) in touched { try writeDocument(group: group, objects: objects) }
+        }
+        checkpoint?(.written)
+        try journal.commit(entry)
+        done.append(entry)
+        checkpoint?(.committed)
     }
 
-    private func writeGroup() throws {
-        guard let (group, records) = pending else { return }
-        pending = nil
-        let body = records.map { "    " + RecordFormat.jsonObject($0, labels: labels) }.joined(separator: ",\n")
+    private func header(_ format: OutputFormat) -> [UInt8] {
+        format == .csv ? Array(RecordFormat.csvHeader(labels: labels).utf8) : []
+    }
+
+    /// The document of a group: `{"group": ..., "labels": [...], "records": [...]}`, one record
+    /// per line.
+    private func writeDocument(group: Int, objects: [String]) throws {
+        let body = objects.map { "    " + $0 }.joined(separator: ",\n")
         let labelList = labels.map(RecordFormat.jsonString).joined(separator: ",")
-        let text = "{\n  \"group\": \(RecordFormat.jsonString(group)),\n  \"labels\": [\(labelList)],\n"
+        let text = "{\n  \"group\": \(RecordFormat.jsonString(plan.groups[group].name)),\n  \"labels\": [\(labelList)],\n"
             + "  \"records\": [\n\(body)\n  ]\n}\n"
-        let url = directory.appendingPathComponent("json").appendingPathComponent(Self.groupFileName(group))
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
-        try Data(text.utf8).write(to: temporary)
-        guard rename(temporary.path, url.path) == 0 else {
-            throw PipelineError("\(url.path): cannot write: \(String(cString: strerror(errno)))")
+        try writeAtomically(Array(text.utf8),
+                            to: Self.documentFolder(directory).appendingPathComponent(plan.groups[group].fileName))
+    }
+
+    /// The records of a `json` document, one JSON object per element, as written.
+    public static func documentRecords(in url: URL) throws -> [String] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw PipelineError("\(url.path): cannot read the document")
+        }
+        return text.split(separator: "\n").filter { $0.hasPrefix("    {") }.map { line in
+            let object = line.dropFirst(4)
+            return String(object.hasSuffix(",") ? object.dropLast() : object)
+        }
+    }
+
+    /// Removes the documents (and temporary files) an earlier run left in `folder`.
+    private func removeDocuments(in folder: URL) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        where name.hasSuffix(".json") || name.hasSuffix(".json.tmp") {
+            try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
     }
 }

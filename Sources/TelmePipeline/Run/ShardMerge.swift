@@ -1,0 +1,126 @@
+import Foundation
+
+/// `telme merge`: the output folders of shards (or of any runs over parts of one corpus with
+/// one model and one set of settings) combined into one folder, in corpus order, byte for byte
+/// what one process over the whole corpus writes (`run.json` aside).
+public enum ShardMerge {
+    /// What a merge found.
+    public struct Report: Sendable {
+        public var info: RunInfo
+        /// Units of the plan that no folder holds (index ranges into the corpus).
+        public var missing: [Range<Int>]
+        /// Utterances whose record has status `failed`.
+        public var failed: [Int]
+    }
+
+    /// Merges `folders` into `out` (emptied first); `corpus` must be the one they annotated
+    /// (checked by its digest).
+    public static func merge(_ folders: [URL], into out: URL, corpus: Corpus, commandLine: [String]) throws -> Report {
+        guard !folders.isEmpty else { throw PipelineError("no folders to merge") }
+        let target = out.standardizedFileURL.resolvingSymlinksInPath().path
+        var infos: [RunInfo] = []
+        for folder in folders {
+            guard folder.standardizedFileURL.resolvingSymlinksInPath().path != target else {
+                throw PipelineError("\(folder.path): is also --out; merge into another folder")
+            }
+            let run = folder.appendingPathComponent("run.json")
+            guard FileManager.default.fileExists(atPath: run.path) else {
+                throw PipelineError("\(folder.path): no run.json, not an output folder of telme annotate")
+            }
+            infos.append(try RunInfo.read(from: run))
+        }
+        let base = infos[0]
+        for (folder, info) in zip(folders, infos).dropFirst() {
+            var same = info
+            same.shard = base.shard
+            let differences = same.differences(from: base)
+            guard differences.isEmpty else {
+                throw PipelineError("\(folder.path): another run than \(folders[0].path): "
+                                    + differences.joined(separator: "; "))
+            }
+        }
+        let digest = RunPlan.digest(of: corpus)
+        guard digest == base.corpus.digest else {
+            throw PipelineError("\(corpus.file): not the corpus the folders annotated (digest \(digest), "
+                                + "theirs \(base.corpus.digest))")
+        }
+        let plan = RunPlan(corpus: corpus, semantics: base.settings.batchSemantics)
+
+        // Which folder holds each unit.
+        var sources: [UnitSource?] = Array(repeating: nil, count: plan.units.count)
+        for folder in folders {
+            let journal = try UnitJournal(directory: folder)
+            let files = try base.formats.filter { $0 != .json }.map { ($0, try AppendFile(OutputWriter.url(folder, $0))) }
+            for entry in try journal.read(repair: false) {
+                guard plan.units.indices.contains(entry.unit),
+                      plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
+                      entry.status.count == entry.count else {
+                    throw PipelineError("\(journal.file.url.path): unit \(entry.unit) does not fit the corpus")
+                }
+                if let other = sources[entry.unit] {
+                    throw PipelineError("unit \(entry.unit) (dialogue \(corpus.utterances[entry.first].dialogue)) is in both "
+                                        + "\(other.folder.path) and \(folder.path)")
+                }
+                sources[entry.unit] = UnitSource(folder: folder, entry: entry, files: files)
+            }
+        }
+
+        let writer = try OutputWriter(directory: out, labels: base.model.labels, formats: base.formats, plan: plan)
+        try? FileManager.default.removeItem(at: out.appendingPathComponent("run.json"))
+        try writer.start(fresh: true)
+        var documents: [String: [String]] = [:]
+        var report = Report(info: base, missing: [], failed: [])
+        var counts = RunCounts()
+        for (unit, source) in sources.enumerated() {
+            guard let source else {
+                report.missing.append(plan.units[unit])
+                continue
+            }
+            let entry = source.entry
+            var rendered = RenderedUnit(statuses: entry.status, jsonObjects: nil, csvRows: nil)
+            for (format, file) in source.files {
+                guard let range = entry.range(format), range.upperBound <= file.size else {
+                    throw PipelineError("\(file.url.path): does not hold unit \(unit) where units.jsonl says")
+                }
+                let bytes = try file.read(range)
+                if format == .csv {
+                    rendered.csvRows = bytes
+                } else {
+                    rendered.jsonObjects = bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+                }
+            }
+            if rendered.jsonObjects == nil, base.formats.contains(.json) {
+                let group = plan.group(ofUnit: unit)
+                let url = OutputWriter.documentFolder(source.folder).appendingPathComponent(group.fileName)
+                if documents[url.path] == nil { documents[url.path] = try OutputWriter.documentRecords(in: url) }
+                let records = documents[url.path]!
+                let offset = entry.first - group.range.lowerBound
+                guard records.count >= offset + entry.count else {
+                    throw PipelineError("\(url.path): holds \(records.count) records, not unit \(unit)'s")
+                }
+                rendered.jsonObjects = Array(records[offset..<(offset + entry.count)])
+            }
+            try writer.write(unit: unit, rendered)
+            counts.add(contentsOf: entry.status)
+            for (k, status) in entry.status.enumerated() where status == .failed { report.failed.append(entry.first + k) }
+        }
+        var info = base
+        info.commandLine = commandLine
+        info.shard = nil
+        info.mergedFrom = folders.map(\.path)
+        info.state = report.missing.isEmpty ? .merged : .incomplete
+        info.units = plan.units.count
+        info.unitsDone = writer.done.count
+        info.counts = counts
+        info.seconds = infos.map(\.seconds).reduce(0, +)
+        try info.write(to: out.appendingPathComponent("run.json"))
+        report.info = info
+        return report
+    }
+
+    private struct UnitSource {
+        var folder: URL
+        var entry: UnitEntry
+        var files: [(OutputFormat, AppendFile)]
+    }
+}
