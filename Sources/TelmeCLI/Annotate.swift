@@ -35,6 +35,9 @@ struct Annotate: AsyncParsableCommand {
     @Flag(help: "Annotate from the transcript alone, even when the corpus names media.")
     var textOnly = false
 
+    @Flag(help: "Read media files outside the corpus root (--media, or the CSV's folder); refused otherwise.")
+    var allowOutsideRoot = false
+
     @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
     var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
 
@@ -191,12 +194,13 @@ struct Annotate: AsyncParsableCommand {
         switch corpus.layout {
         case .meld:
             return MediaLocator(layout: .meld, root: folder, clipFolder: media,
-                                videoMarginSeconds: settings.videoMarginSeconds)
+                                videoMarginSeconds: settings.videoMarginSeconds, allowOutsideRoot: allowOutsideRoot)
         case .iemocap:
             return MediaLocator(layout: .iemocap, root: media ?? folder,
-                                videoMarginSeconds: settings.videoMarginSeconds)
+                                videoMarginSeconds: settings.videoMarginSeconds, allowOutsideRoot: allowOutsideRoot)
         case .episodes:
-            return MediaLocator(layout: .episodes, root: self.corpus, videoMarginSeconds: 0)
+            return MediaLocator(layout: .episodes, root: self.corpus, videoMarginSeconds: 0,
+                                allowOutsideRoot: allowOutsideRoot)
         }
     }
 
@@ -226,7 +230,7 @@ struct Annotate: AsyncParsableCommand {
             fusion: description.fusion, settings: settings,
             corpus: .init(path: corpus.file, layout: corpus.layout.rawValue, utterances: corpus.utterances.count,
                           digest: RunPlan.digest(of: corpus), media: media, dialogueGap: dialogueGap,
-                          textOnly: textOnly, allowOutsideRoot: false),
+                          textOnly: textOnly, allowOutsideRoot: allowOutsideRoot),
             formats: formats, batchSize: batchSize, threads: threads, shard: shard, state: .running, units: mine.count)
 
         // The folder: locked, then continued when it holds this very run, started afresh when

@@ -15,6 +15,10 @@ public struct MediaSource: Equatable, Sendable {
     /// Why the utterance's media cannot be cut from its files at all (e.g. a cue without
     /// usable times); both modalities are then missing with this note.
     public var unavailable: String?
+    /// Why `audioPath` / `videoPath` may not be read (outside the corpus root): that modality's
+    /// status is then `error` with this note, and the file is not opened.
+    public var audioRefused: String?
+    public var videoRefused: String?
 
     public init(audioPath: String?, audioStart: Double? = nil, audioEnd: Double? = nil, videoPath: String?,
                 frameRule: FrameRule, unavailable: String? = nil) {
@@ -41,21 +45,78 @@ public struct MediaSource: Equatable, Sendable {
 /// Relative paths are resolved against `root` (the transcript's folder unless `--media` says
 /// otherwise). Paths stay as relative as the user gave them, so that records name the same
 /// files on every machine.
+///
+/// Every file must lie under the corpus root (`clipFolder` when given, else `root`), once
+/// symbolic links and `..` are resolved, unless `allowOutsideRoot`: a corpus cannot make the
+/// tool read `/etc/...` or `../../private`. A file outside is refused: its modality gets the
+/// status `error` with a note naming the path and the corpus line, and the run goes on.
 public struct MediaLocator: Sendable {
     public var layout: CorpusLayout
     public var root: String
     public var clipFolder: String?
     public var videoMarginSeconds: Double
+    public var allowOutsideRoot: Bool
 
-    public init(layout: CorpusLayout, root: String, clipFolder: String? = nil, videoMarginSeconds: Double) {
+    public init(layout: CorpusLayout, root: String, clipFolder: String? = nil, videoMarginSeconds: Double,
+                allowOutsideRoot: Bool = false) {
         self.layout = layout
         self.root = root
         self.clipFolder = clipFolder
         self.videoMarginSeconds = videoMarginSeconds
+        self.allowOutsideRoot = allowOutsideRoot
     }
 
-    /// The media of `utterance`, or nil when the corpus names none (a transcript-only run).
+    /// The media of `utterance`, or nil when the corpus names none (a transcript-only run);
+    /// files outside the corpus root are marked refused.
     public func source(for u: Utterance) -> MediaSource? {
+        guard var source = locate(u) else { return nil }
+        guard !allowOutsideRoot else { return source }
+        let corpusRoot = Self.resolved(clipFolder ?? root)
+        /// `written` is the corpus's own value (the CSV cell), when there is one.
+        func refusal(_ path: String?, _ column: String, _ written: String?) -> String? {
+            guard let path else { return nil }
+            let real = Self.resolved(path)
+            guard real != corpusRoot, !real.hasPrefix(corpusRoot == "/" ? "/" : corpusRoot + "/") else { return nil }
+            return "\(column) \"\(written ?? path)\" (line \(u.line)) is \(real), outside the corpus root \(corpusRoot); "
+                + "--allow-outside-root reads it"
+        }
+        switch layout {
+        case .meld:
+            let (column, written) = clipFolder == nil ? ("Video_Path", u.videoPath) : ("clip", nil)
+            source.audioRefused = refusal(source.audioPath, column, written)
+            source.videoRefused = source.audioRefused
+        case .iemocap:
+            source.audioRefused = refusal(source.audioPath, "Wav_Path", u.wavPath)
+            source.videoRefused = refusal(source.videoPath, "Video_Path", u.videoPath)
+        case .episodes:
+            source.audioRefused = refusal(source.audioPath, "episode", nil)
+            source.videoRefused = source.audioRefused
+        }
+        return source
+    }
+
+    /// `path` made absolute with its symbolic links and `..` resolved: the longest part of it
+    /// that exists by `realpath`, the rest by its names (a file under a folder that does not
+    /// exist cannot be opened, whatever it is called).
+    public static func resolved(_ path: String) -> String {
+        var head = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var tail: [Substring] = []
+        while true {
+            if let real = realpath(head, nil) {
+                defer { free(real) }
+                var parts = String(cString: real).split(separator: "/")
+                for name in tail where name != "." && !name.isEmpty {
+                    if name == ".." { _ = parts.popLast() } else { parts.append(name) }
+                }
+                return "/" + parts.joined(separator: "/")
+            }
+            guard let slash = head.lastIndex(of: "/"), head != "/" else { return "/" }
+            tail.insert(head[head.index(after: slash)...], at: 0)
+            head = slash == head.startIndex ? "/" : String(head[..<slash])
+        }
+    }
+
+    private func locate(_ u: Utterance) -> MediaSource? {
         switch layout {
         case .meld:
             let clip: String?
@@ -151,7 +212,11 @@ public final class MediaLoader {
             return finish(inputs, zeroMissing: zeroMissing)
         }
         var clipSeconds: Double?
-        if needAudio {
+        if needAudio, let refused = source.audioRefused {
+            inputs.audioStatus = .error
+            let both = needVideo && source.videoRefused == refused
+            inputs.notes.append("\(both ? "audio and video" : "audio"): \(refused)")
+        } else if needAudio {
             do {
                 let file = try mediaFile(source.audioPath, what: "audio")
                 guard file.hasAudio else {
@@ -181,7 +246,10 @@ public final class MediaLoader {
             timesKnown = false
             if needVideo { inputs.notes.append("video: the utterance has no usable start and end times") }
         }
-        if needVideo, timesKnown {
+        if needVideo, timesKnown, let refused = source.videoRefused {
+            inputs.videoStatus = .error
+            if !needAudio || source.audioRefused != refused { inputs.notes.append("video: \(refused)") }
+        } else if needVideo, timesKnown {
             do {
                 let file = try mediaFile(source.videoPath, what: "video")
                 guard file.hasVideo else {
