@@ -20,6 +20,21 @@ struct ResumeTests {
         return out
     }
 
+    /// The uninterrupted runs the tests compare with, made once (read only: copy to change).
+    static let independent = Result(catching: { try reference(["--batch-semantics", "independent"]) })
+    static let official = Result(catching: { try reference(["--batch-semantics", "official-batch4"]) })
+
+    static func reference(semantics: String) throws -> URL {
+        try (semantics == "official-batch4" ? official : independent).get()
+    }
+
+    /// A copy of the independent reference run, to continue or to refuse.
+    static func copyOfReference() throws -> URL {
+        let copy = try AnnotateTests.temporaryDirectory().appendingPathComponent("copy")
+        try FileManager.default.copyItem(at: try independent.get(), to: copy)
+        return copy
+    }
+
     static func unitsDone(_ out: URL) -> Int {
         let text = (try? String(contentsOf: out.appendingPathComponent("units.jsonl"), encoding: .utf8)) ?? ""
         return text.split(separator: "\n").count
@@ -32,7 +47,7 @@ struct ResumeTests {
     ])
     func killedRunContinuesToTheSameBytes(semantics: String, hook: String) throws {
         let extra = ["--batch-semantics", semantics]
-        let reference = try Self.reference(extra)
+        let reference = try Self.reference(semantics: semantics)
         let out = try AnnotateTests.temporaryDirectory().appendingPathComponent("out")
         let killed = try TelmeBinary.run(Self.arguments(out, extra), environment: ["TELME_TEST_SIGNAL": hook])
         #expect(killed.signaled && killed.status == SIGKILL, "\(killed.stderr)")
@@ -53,7 +68,7 @@ struct ResumeTests {
     }
 
     @Test func killFromOutsideWhileRunning() throws {
-        let reference = try Self.reference()
+        let reference = try Self.reference(semantics: "independent")
         let out = try AnnotateTests.temporaryDirectory().appendingPathComponent("out")
         let (process, errors) = try TelmeBinary.start(Self.arguments(out))
         // Kill it as soon as the first unit is committed (or when it ends first, on a fast machine).
@@ -68,7 +83,7 @@ struct ResumeTests {
 
     @Test(arguments: [("1:before:TERM", 143, "SIGTERM"), ("2:committed:INT", 130, "SIGINT")])
     func signalFinishesTheUnitAndStops(hook: String, status: Int32, name: String) throws {
-        let reference = try Self.reference()
+        let reference = try Self.reference(semantics: "independent")
         let out = try AnnotateTests.temporaryDirectory().appendingPathComponent("out")
         let stopped = try TelmeBinary.run(Self.arguments(out), environment: ["TELME_TEST_SIGNAL": hook])
         #expect(stopped.status == status && !stopped.signaled, "\(stopped.stderr)")
@@ -84,7 +99,7 @@ struct ResumeTests {
     }
 
     @Test func finishedRunIsNotRedone() throws {
-        let out = try Self.reference()
+        let out = try Self.copyOfReference()
         let before = try TelmeBinary.outputs(out)
         let again = try TelmeBinary.run(Self.arguments(out))
         #expect(again.status == 1)
@@ -93,7 +108,7 @@ struct ResumeTests {
     }
 
     @Test func anotherRunIsRefusedUnlessOverwrite() throws {
-        let out = try Self.reference()
+        let out = try Self.copyOfReference()
         let before = try TelmeBinary.outputs(out)
         // Another setting.
         let refused = try TelmeBinary.run(Self.arguments(out, ["--speaker-numbering", "dialogue"]))

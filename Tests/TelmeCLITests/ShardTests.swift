@@ -157,3 +157,52 @@ struct ShardTests {
         #expect(text.contains("shard-$JOB_COMPLETION_INDEX") && text.contains("telme merge /data/out/shard-*"))
     }
 }
+
+/// The episodes layout: an episode (several dialogues, one json document) is the shard key and
+/// a unit of resume that spans documents.
+@Suite(.enabled(if: TelmeBinary.available, "needs the telme executable next to the tests (swift build --build-tests)"))
+struct EpisodeShardTests {
+    static func arguments(_ out: URL, _ extra: [String] = []) -> [String] {
+        ["annotate", "--model", AnnotateLayoutsTests.meldModel.path, "--corpus", AnnotateLayoutsTests.episodes.path,
+         "--out", out.path, "--format", "jsonl,csv,json", "--threads", "1"] + extra
+    }
+
+    @Test func episodeShardsMergeAndAKilledRunContinues() throws {
+        let folder = try AnnotateTests.temporaryDirectory()
+        let single = folder.appendingPathComponent("single")
+        #expect(try TelmeBinary.run(Self.arguments(single)).status <= 1)
+        let units = try String(contentsOf: single.appendingPathComponent("units.jsonl"), encoding: .utf8)
+        #expect(units.split(separator: "\n").count > 2, "episodes hold several dialogues")
+        // Shards by episode: the merge equals the single run.
+        let shards = (0..<2).map { folder.appendingPathComponent("shard-\($0)") }
+        for (k, shard) in shards.enumerated() {
+            let result = try TelmeBinary.run(Self.arguments(shard, ["--shard", "\(k)/2"]))
+            #expect(result.status <= 1, "\(result.stderr)")
+            #expect(!(try ShardTests.records(shard)).isEmpty, "each shard gets an episode")
+            for record in try ShardTests.records(shard) {
+                let episode = String((record["dialogue"] as! String).split(separator: "#")[0])
+                #expect(Int(XXH64.hash(Array(episode.utf8)) % 2) == k, "\(episode)")
+            }
+        }
+        let merged = folder.appendingPathComponent("merged")
+        #expect(try TelmeBinary.run(["merge", shards[0].path, shards[1].path, "--out", merged.path]).status <= 1)
+        try TelmeBinary.expectSameOutputs(single, merged, "episode shards merged")
+        // Killed after the second dialogue was written, before its commit: the episode's document
+        // is continued, not restarted.
+        let killed = folder.appendingPathComponent("killed")
+        let result = try TelmeBinary.run(Self.arguments(killed), environment: ["TELME_TEST_SIGNAL": "2:written:KILL"])
+        #expect(result.signaled && result.status == SIGKILL)
+        #expect(try TelmeBinary.run(Self.arguments(killed)).status <= 1)
+        try TelmeBinary.expectSameOutputs(single, killed, "episodes killed and continued")
+    }
+
+    @Test func aFolderInUseIsRefused() throws {
+        let out = try AnnotateTests.temporaryDirectory()
+        let journal = open(out.appendingPathComponent("units.jsonl").path, O_RDWR | O_CREAT, 0o644)
+        #expect(journal >= 0 && flock(journal, LOCK_EX | LOCK_NB) == 0)
+        defer { close(journal) }
+        let refused = try TelmeBinary.run(Self.arguments(out))
+        #expect(refused.status == 2 && refused.stderr.contains("another telme process is writing to this folder"),
+                "\(refused.stderr)")
+    }
+}
