@@ -39,8 +39,11 @@ public enum Ops {
         let rows = x.rows
         guard n > 0 else { return }
         x.data.withUnsafeMutableBufferPointer { p in
-            for r in 0..<rows {
-                normalizeRow(p.baseAddress! + r * n, n: n, weight: weight, bias: bias, eps: eps)
+            nonisolated(unsafe) let base = p.baseAddress!
+            Parallel.forEach(count: rows, floatsPerItem: n) { range in
+                for r in range {
+                    normalizeRow(base + r * n, n: n, weight: weight, bias: bias, eps: eps)
+                }
             }
         }
     }
@@ -54,15 +57,8 @@ public enum Ops {
 
     private static func normalizeRow(_ row: UnsafeMutablePointer<Float>, n: Int, weight: WeightView?,
                                      bias: WeightView?, eps: Float) {
-        var sum: Double = 0
-        for i in 0..<n { sum += Double(row[i]) }
-        let mean = sum / Double(n)
-        var squares: Double = 0
-        for i in 0..<n {
-            let d = Double(row[i]) - mean
-            squares += d * d
-        }
-        let variance = Float(squares / Double(n))
+        let (mean, squares) = Kernels.moments(row, n: n)
+        let variance = Float(squares)
         let inv = 1 / (variance + eps).squareRoot()
         let m = Float(mean)
         switch (weight, bias) {
@@ -77,12 +73,15 @@ public enum Ops {
         }
     }
 
-    /// Exact GELU, `x/2 * (1 + erf(x/sqrt 2))`, in place.
+    /// Exact GELU, `x/2 * (1 + erf(x/sqrt 2))`, in place (see `Kernels.gelu` for the accuracy).
     public static func gelu(_ x: inout Tensor) {
         x.data.withUnsafeMutableBufferPointer { p in
-            for i in p.indices {
-                let v = p[i]
-                p[i] = 0.5 * v * (1 + erff(v * Float(0.70710678118654752440)))
+            nonisolated(unsafe) let base = p.baseAddress!
+            let blocks = (p.count + 4095) / 4096
+            let count = p.count
+            Parallel.forEach(count: blocks, floatsPerItem: 4096) { range in
+                let start = range.lowerBound * 4096, end = min(range.upperBound * 4096, count)
+                Kernels.gelu(base + start, count: end - start)
             }
         }
     }
@@ -153,20 +152,7 @@ public enum Ops {
     /// HF models add (`finfo.min`), under which every masked score is the same number.
     public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
         for r in 0..<rows {
-            let row = p + r * n
-            var maxValue = -Float.infinity
-            for i in 0..<n { maxValue = max(maxValue, row[i]) }
-            if maxValue == -Float.infinity {
-                for i in 0..<n { row[i] = 1 / Float(n) }
-                continue
-            }
-            var sum: Float = 0
-            for i in 0..<n {
-                let e = expf(row[i] - maxValue)
-                row[i] = e
-                sum += e
-            }
-            for i in 0..<n { row[i] /= sum }
+            Kernels.softmax(p + r * n, n: n)
         }
     }
 

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+@testable import TelmeTensor
+
+/// The vectorised kernels against libm on dense grids: GELU against `erf` in double precision,
+/// exp against `expf`, LayerNorm's moments against a plain double loop.
+@Suite struct KernelTests {
+    /// GELU through libm's double `erf`, the exact value rounded once to float.
+    static func geluReference(_ x: Float) -> Float {
+        let v = Double(x)
+        return Float(0.5 * v * (1 + erf(v / 2.0.squareRoot())))
+    }
+
+    @Test func geluMatchesErfToFloatRounding() {
+        // Every 1/4096 on [-12, 12], plus the ends of the polynomial pieces and odd tails.
+        var inputs = stride(from: -12.0, through: 12.0, by: 1.0 / 4096).map { Float($0) }
+        let edges: [Double] = [1, 4].map { $0 * 2.0.squareRoot() }
+        for edge in edges {
+            for sign: Float in [1, -1] {
+                var v = sign * Float(edge)
+                for _ in 0..<3 { v = v.nextDown }
+                for _ in 0..<7 {
+                    inputs.append(v)
+                    v = v.nextUp
+                }
+            }
+        }
+        inputs += [0, -0.0, 1e-30, -1e-30, 1e4, -1e4, .greatestFiniteMagnitude, 1, 2, 3]
+        var x = Tensor(shape: [inputs.count], data: inputs)
+        Ops.gelu(&x)
+        var worst: Float = 0
+        for (input, output) in zip(inputs, x.data) {
+            let expected = Self.geluReference(input)
+            let error = abs(output - expected)
+            // Float evaluation: about 1 ulp of the result, or 1e-7 absolute where the result is
+            // small (libm's `1 + erff(u)` route loses as much there to cancellation).
+            let allowed = max(expected.ulp * 2, 1e-7)
+            if error > allowed { Issue.record("gelu(\(input)) = \(output), expected \(expected)") }
+            worst = max(worst, error)
+        }
+        #expect(worst < 1e-6)
+        // Signs and special values as libm gives them.
+        var special = Tensor(shape: [4], data: [.nan, .infinity, -.infinity, -100])
+        Ops.gelu(&special)
+        #expect(special.data[0].isNaN && special.data[1] == .infinity && special.data[2].isNaN)
+        #expect(special.data[3] == 0)
+    }
+
+    @Test func geluOfEveryLengthHandlesTheTail() {
+        for count in 0...9 {
+            let inputs = (0..<count).map { Float($0) * 0.7 - 2 }
+            var x = Tensor(shape: [count], data: inputs)
+            Ops.gelu(&x)
+            for (input, output) in zip(inputs, x.data) {
+                #expect(abs(output - Self.geluReference(input)) <= max(2 * Self.geluReference(input).ulp, 1e-7))
+            }
+        }
+    }
+
+    @Test func expMatchesLibmWithinTwoUlp() {
+        let inputs = stride(from: -90.0, through: 0, by: 1.0 / 1024).map { Float($0) } + [-.infinity, -87.5, -86.9]
+        for start in stride(from: 0, to: inputs.count - 3, by: 4) {
+            let lanes = SIMD4<Float>(inputs[start], inputs[start + 1], inputs[start + 2], inputs[start + 3])
+            let e = Kernels.expLanes(lanes)
+            for j in 0..<4 {
+                let x = inputs[start + j]
+                let expected = expf(x)
+                if x < -87 {
+                    #expect(e[j] == 0, "exp(\(x)) = \(e[j]) is not flushed to 0")
+                } else {
+                    #expect(abs(e[j] - expected) <= 2 * expected.ulp, "exp(\(x)) = \(e[j]), libm \(expected)")
+                }
+            }
+        }
+    }
+
+    @Test func softmaxRowsSumToOneAndMatchLibm() {
+        for n in [1, 3, 4, 7, 8, 197, 513] {
+            var row = (0..<n).map { Float(($0 * 37) % 23) * 0.45 - 4 }
+            if n > 3 { row[2] = -.infinity }
+            let expected: [Float] = {
+                let m = row.max()!
+                let e = row.map { Double(expf($0 - m)) }
+                let s = e.reduce(0, +)
+                return e.map { Float($0 / s) }
+            }()
+            row.withUnsafeMutableBufferPointer { Ops.softmaxRows($0.baseAddress!, rows: 1, n: n) }
+            for (a, b) in zip(row, expected) { #expect(abs(a - b) <= 4 * max(b.ulp, Float.leastNormalMagnitude)) }
+            if n > 3 { #expect(row[2] == 0) }
+            #expect(abs(row.reduce(0, +) - 1) < 1e-5)
+        }
+    }
+
+    @Test func momentsMatchAPlainDoubleLoop() {
+        for n in [1, 3, 4, 5, 768, 1023] {
+            let row = (0..<n).map { Float(($0 * 7919) % 1000) / 100 - 3 }
+            let mean = row.reduce(0.0) { $0 + Double($1) } / Double(n)
+            let variance = row.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(n)
+            let (m, v) = row.withUnsafeBufferPointer { Kernels.moments($0.baseAddress!, n: n) }
+            #expect(abs(m - mean) <= 1e-12 * max(1, abs(mean)))
+            #expect(abs(v - variance) <= 1e-12 * max(1, variance))
+        }
+    }
+
+    @Test func parallelRangesCoverEveryItemOnce() {
+        Gemm.setThreads(2)
+        for count in [0, 1, 5, 100_000] {
+            let seen = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(count, 1))
+            seen.initialize(repeating: 0)
+            defer { seen.deallocate() }
+            nonisolated(unsafe) let marks = seen
+            Parallel.forEach(count: count, floatsPerItem: 1) { range in
+                for i in range { marks[i] += 1 }
+            }
+            #expect(seen.prefix(count).allSatisfy { $0 == 1 })
+        }
+    }
+}
