@@ -7,6 +7,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "telme", targets: ["telme"]),
+        // libFuzzer's entry points, linked with the fuzzer runtime by Scripts/fuzz.sh (a static
+        // library: libFuzzer brings its own `main`).
+        .library(name: "TelmeFuzzEntry", type: .static, targets: ["TelmeFuzzEntry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +42,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
+        // Fuzz targets: plain functions feeding bytes to every reader of untrusted input (tests
+        // replay the corpora through them), and libFuzzer's entry points for Scripts/fuzz.sh.
+        .target(name: "TelmeFuzz", dependencies: ["TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmePipeline", "TelmeTokenizer"]),
+        .target(name: "TelmeFuzzEntry", dependencies: ["TelmeFuzz"]),
 
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),
         .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer"], resources: [.copy("Fixtures")]),
@@ -54,5 +61,6 @@ let package = Package(
         .testTarget(name: "TelmeCLITests",
                     dependencies: ["TelmeCLI", "TelmePipeline", "TelmeFormat", "TelmeHDF5", "TelmeImport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5"], resources: [.copy("Fixtures")]),
     ]
 )

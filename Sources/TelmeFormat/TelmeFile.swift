@@ -42,11 +42,26 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
     /// Maps the file and validates it (see `Schemas/telme-format.md`, "Validation"); throws
     /// `TelmeFormatError` naming the file and the offending byte offset or tensor.
     /// `verifyChecksums: false` skips the tensor data checksums only (the header's is always checked).
-    public init(contentsOf url: URL, verifyChecksums: Bool = true) throws {
+    public convenience init(contentsOf url: URL, verifyChecksums: Bool = true) throws {
+        try self.init(url: url, mapping: MappedFile(path: url.path), verifyChecksums: verifyChecksums,
+                      verifyHeaderChecksum: true)
+    }
+
+    /// Validates and opens a model held in memory (a copy of `bytes`); `name` names it in
+    /// errors. For the fuzz targets: `verifyHeaderChecksum: false` lets arbitrary bytes reach
+    /// the checks after the header checksum (header JSON, table, architecture, data), which a
+    /// mutated file would otherwise almost never pass.
+    @_spi(Fuzzing)
+    public convenience init(bytes: Data, name: String, verifyChecksums: Bool, verifyHeaderChecksum: Bool) throws {
+        try self.init(url: URL(fileURLWithPath: name), mapping: MappedFile(copying: bytes, path: name),
+                      verifyChecksums: verifyChecksums, verifyHeaderChecksum: verifyHeaderChecksum)
+    }
+
+    private init(url: URL, mapping: MappedFile, verifyChecksums: Bool, verifyHeaderChecksum: Bool) throws {
         self.url = url
-        let mapping = try MappedFile(path: url.path)
         self.mapping = mapping
-        let parser = Parser(path: url.path, bytes: mapping.bytes)
+        var parser = Parser(path: url.path, bytes: mapping.bytes)
+        parser.verifyHeaderChecksum = verifyHeaderChecksum
         let parsed = try parser.parse()
         let entries = parsed.entries.map(\.info)
         model = parsed.header.model
@@ -139,13 +154,32 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
     }
 }
 
-/// A read-only private mapping of a whole file (`mmap`), unmapped in `deinit` (`munmap`).
+/// A read-only private mapping of a whole file (`mmap`), unmapped in `deinit` (`munmap`);
+/// or, for in-memory models, an owned copy of the bytes.
 final class MappedFile: @unchecked Sendable {
     let bytes: UnsafeRawBufferPointer
     private let path: String
+    /// The bytes are an allocated copy, not a mapping.
+    private let isCopy: Bool
+
+    init(copying data: Data, path: String) throws {
+        self.path = path
+        guard !data.isEmpty else { throw Self.empty(path) }
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count, alignment: Layout.alignment)
+        memory.copyBytes(from: data)
+        bytes = UnsafeRawBufferPointer(memory)
+        isCopy = true
+    }
+
+    private static func empty(_ path: String) -> TelmeFormatError {
+        TelmeFormatError(path: path, kind: .truncated,
+                         what: "the file is empty (a .telme file starts with a \(Layout.preambleSize)-byte preamble)",
+                         location: "byte 0")
+    }
 
     init(path: String) throws {
         self.path = path
+        isCopy = false
         func failure(_ what: String) -> TelmeFormatError {
             TelmeFormatError(path: path, kind: .io, what: "\(what): \(String(cString: strerror(errno)))")
         }
@@ -158,18 +192,16 @@ final class MappedFile: @unchecked Sendable {
             throw TelmeFormatError(path: path, kind: .io, what: "not a regular file")
         }
         let size = Int(info.st_size)
-        guard size > 0 else {
-            throw TelmeFormatError(path: path, kind: .truncated,
-                                   what: "the file is empty (a .telme file starts with a \(Layout.preambleSize)-byte preamble)",
-                                   location: "byte 0")
-        }
+        guard size > 0 else { throw Self.empty(path) }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
         guard let address, address != MAP_FAILED else { throw failure("cannot map the file") }
         bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(address), count: size)
     }
 
     deinit {
-        if let base = bytes.baseAddress {
+        if isCopy {
+            bytes.deallocate()
+        } else if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }
     }
@@ -178,7 +210,7 @@ final class MappedFile: @unchecked Sendable {
     /// (`madvise(MADV_DONTNEED)`); the contents stay readable. Returns where the next call
     /// should start (the first byte not released).
     func release(from start: Int, to end: Int) -> Int {
-        guard let base = bytes.baseAddress else { return start }
+        guard !isCopy, let base = bytes.baseAddress else { return start }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         guard page > 0 else { return start }
         let first = (start + page - 1) / page * page

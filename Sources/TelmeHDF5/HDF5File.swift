@@ -36,6 +36,13 @@ public struct HDF5DatasetInfo: Equatable, Sendable {
     public var elementType: HDF5ElementType
     /// Number of elements (product of `shape`, checked for overflow).
     public var count: Int
+
+    public init(name: String, shape: [Int], elementType: HDF5ElementType, count: Int) {
+        self.name = name
+        self.shape = shape
+        self.elementType = elementType
+        self.count = count
+    }
 }
 
 /// What a link inside a group leads to.

@@ -7,8 +7,8 @@ import TelmeTokenizer
 /// Reads and checks the parts of an HDF5 export (`Schemas/hdf5-export.md`); every refusal
 /// names the file and the group, dataset or attribute.
 struct ExportReader {
-    let h5: HDF5File
-    var file: String { h5.url.path }
+    let h5: any ExportContents
+    var file: String { h5.path }
 
     private func fail(_ place: String?, _ reason: String) -> ImportError {
         ImportError(file: file, place: place, reason)
@@ -16,19 +16,19 @@ struct ExportReader {
 
     /// Checks `format` and `format_version`; returns the `dataset` attribute.
     func checkFormat() throws -> String {
-        guard let format = try h5.stringAttribute(ExportLayout.formatAttribute) else {
+        guard let format = try h5.stringAttribute(ExportLayout.formatAttribute, of: "/") else {
             throw fail(nil, "not a telme HDF5 export (no \"format\" attribute); write it with Scripts/export_hdf5.py")
         }
         guard format == ExportLayout.formatName else {
             throw fail("/@format", "is \"\(format)\", expected \"\(ExportLayout.formatName)\"")
         }
-        guard let version = try h5.int64Attribute(ExportLayout.versionAttribute) else {
+        guard let version = try h5.int64Attribute(ExportLayout.versionAttribute, of: "/") else {
             throw fail("/@format_version", "missing")
         }
         guard version == ExportLayout.formatVersion else {
             throw fail("/@format_version", "is \(version); this telme reads version \(ExportLayout.formatVersion)")
         }
-        guard let dataset = try h5.stringAttribute(ExportLayout.datasetAttribute) else {
+        guard let dataset = try h5.stringAttribute(ExportLayout.datasetAttribute, of: "/") else {
             throw fail("/@dataset", "missing")
         }
         return dataset

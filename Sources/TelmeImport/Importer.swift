@@ -101,7 +101,7 @@ public enum TelmeImporter {
     /// Checks an export and builds its model description and tensor map without reading any
     /// weights: format attributes, configs, tokenizer, then every tensor's name, element type
     /// and shape against `Architecture.tensorSpecs(for:)`.
-    public static func makePlan(_ h5: HDF5File, options: ConversionOptions) throws -> ImportPlan {
+    public static func makePlan(_ h5: some ExportContents, options: ConversionOptions) throws -> ImportPlan {
         let reader = ExportReader(h5: h5)
         let dataset = try reader.checkFormat()
         guard let labels = ModelDescription.defaultLabels(dataset: dataset) else {

@@ -1,0 +1,108 @@
+import Foundation
+@_spi(Fuzzing) import TelmeFormat
+import TelmeImport
+import TelmePipeline
+import TelmeTokenizer
+
+/// What a fuzz target made of one input: accepted, or refused with the error a user would see.
+public enum FuzzOutcome: Sendable, Equatable {
+    case accepted
+    case rejected(String)
+}
+
+/// The fuzz targets: each feeds arbitrary bytes to one reader of untrusted input, exactly as the
+/// tool does (no mocks), and turns every refusal into an outcome. A crash, a trap (overflow,
+/// bounds, force unwrap) or a sanitizer report is a bug in the reader.
+///
+/// `Scripts/fuzz.sh TARGET` runs one under libFuzzer (`TelmeFuzzEntry`); `TelmeFuzzTests`
+/// replays the committed corpora and crash files through the same functions.
+public enum FuzzTarget: String, Sendable, CaseIterable {
+    /// The `.telme` reader, from bytes in memory: once as a user's file is opened (every
+    /// checksum), once without the header checksum so mutations reach the header JSON, the
+    /// tensor table, the architecture checks and the weight conversion.
+    case telme
+    /// The importer's checks of what an HDF5 export declares (attributes, group tree, dataset
+    /// names, shapes and element types, configs, tokenizer), on a structure decoded from the
+    /// bytes by `DeclaredExport`.
+    case export
+    /// The SRT transcript parser and the episode utterances built from it.
+    case srt
+    /// The WebVTT transcript parser and the episode utterances built from it.
+    case vtt
+    /// The transcript-CSV parser and the episode utterances built from it.
+    case transcriptCSV = "transcript-csv"
+    /// The corpus CSV reader and the MELD/IEMOCAP corpus built from its rows.
+    case corpusCSV = "corpus-csv"
+
+    /// The name errors give the input.
+    public var inputName: String {
+        switch self {
+        case .telme: "fuzz-input.telme"
+        case .export: "fuzz-input.h5"
+        case .srt: "fuzz-input.srt"
+        case .vtt: "fuzz-input.vtt"
+        case .transcriptCSV, .corpusCSV: "fuzz-input.csv"
+        }
+    }
+
+    /// Runs the target on one input.
+    @discardableResult
+    public func run(_ data: Data) -> FuzzOutcome {
+        switch self {
+        case .telme: Self.telme(data, name: inputName)
+        case .export: Self.export(data, name: inputName)
+        case .srt: Self.transcript(data, format: .srt, name: inputName)
+        case .vtt: Self.transcript(data, format: .vtt, name: inputName)
+        case .transcriptCSV: Self.transcript(data, format: .csv, name: inputName)
+        case .corpusCSV: Self.corpusCSV(data, name: inputName)
+        }
+    }
+
+    static func telme(_ data: Data, name: String) -> FuzzOutcome {
+        // Past the header checksum first (mutations rarely keep it), and on to what `inspect`
+        // and `annotate` do with an opened file; then as a user's file is opened, whose
+        // outcome is the target's.
+        _ = outcome {
+            let file = try TelmeFile(bytes: data, name: name, verifyChecksums: false, verifyHeaderChecksum: false)
+            let report = TelmeFileReport(file, includeTensors: true)
+            _ = try report.text()
+            _ = try report.json()
+            for entry in file.tensorTable where entry.dtype.isFloat { _ = try file.weight(entry.name) }
+            _ = try RobertaTokenizer.telme(vocabJSON: file.tokenizerFiles.vocabJSON, merges: file.tokenizerFiles.merges)
+        }
+        return outcome { _ = try TelmeFile(bytes: data, name: name, verifyChecksums: true, verifyHeaderChecksum: true) }
+    }
+
+    static func export(_ data: Data, name: String) -> FuzzOutcome {
+        outcome {
+            let export = try DeclaredExport(decoding: data, path: name)
+            _ = try TelmeImporter.makePlan(export, options: ConversionOptions(converterVersion: "fuzz"))
+        }
+    }
+
+    static func transcript(_ data: Data, format: TranscriptFormat, name: String) -> FuzzOutcome {
+        outcome {
+            let transcript = try Transcript.parse(data, format: format, file: name)
+            let utterances = EpisodeCorpus.utterances(of: transcript, episode: "fuzz", video: "fuzz.mp4",
+                                                      dialogueGap: EpisodeCorpus.defaultDialogueGap)
+            for utterance in utterances { _ = (utterance.startSeconds, utterance.endSeconds, utterance.turn) }
+        }
+    }
+
+    static func corpusCSV(_ data: Data, name: String) -> FuzzOutcome {
+        outcome {
+            let (rows, warnings) = try CSVReader.parse(data, file: name)
+            let corpus = try Corpus(rows: rows, warnings: warnings, file: name, layout: nil)
+            for utterance in corpus.utterances { _ = (utterance.startSeconds, utterance.endSeconds, utterance.turn) }
+        }
+    }
+
+    private static func outcome(_ body: () throws -> Void) -> FuzzOutcome {
+        do {
+            try body()
+            return .accepted
+        } catch {
+            return .rejected(String(describing: error))
+        }
+    }
+}
