@@ -222,10 +222,16 @@ public final class MediaLoader {
                 guard file.hasAudio else {
                     throw MediaError(path: file.path, kind: .noAudioStream, detail: "no audio stream")
                 }
-                let raw = try file.audio(sampleRate: settings.sampleRate, start: source.audioStart, end: source.audioEnd)
+                // A whole clip is decoded at most to 1 s past the over-limit rule's length: that
+                // decides the rule exactly, and a 10-hour file is never decoded whole.
+                let wholeClipBound = source.audioStart == nil && source.audioEnd == nil
+                    ? settings.zeroMediaOverSeconds.map { $0 + 1 } : nil
+                let raw = try file.audio(sampleRate: settings.sampleRate, start: source.audioStart,
+                                         end: source.audioEnd ?? wholeClipBound)
                 clipSeconds = Double(raw.count) / Double(settings.sampleRate)
                 if audioPreprocessor.exceedsDurationLimit(sampleCount: raw.count) {
-                    return overLimit(inputs, seconds: clipSeconds ?? 0)
+                    // The decode stopped at the bound: the container tells the whole length.
+                    return overLimit(inputs, seconds: max(clipSeconds ?? 0, file.duration ?? 0))
                 }
                 guard raw.count >= minimumAudioSamples else {
                     throw MediaError(path: file.path, kind: .empty, detail:

@@ -84,8 +84,15 @@ final class AudioTrack {
         guard start >= bufferStart else { return nil }
         // Saturating: absurd times from a transcript must not trap.
         let end = count.map { start.addingReportingOverflow(max($0, 0)).overflow ? Int.max : start + max($0, 0) }
+        let keepFrom = start.subtractingReportingOverflow(max(keep, 0)).overflow ? 0 : start - max(keep, 0)
         while !finished && (end.map { decodedEnd < $0 } ?? true) {
             try decodeSome()
+            // Samples before `keepFrom` are never returned: release them while streaming towards
+            // a late start, so memory stays bounded however far into a long file it lies.
+            if buffer.count >= 1 << 20, decodedEnd <= keepFrom {
+                bufferStart += buffer.count
+                buffer.removeAll(keepingCapacity: true)
+            }
         }
         if decodedEnd == 0, let endError {
             throw MediaError(path: path, kind: .decode, detail: "no audio decoded: \(endError)")
@@ -93,7 +100,6 @@ final class AudioTrack {
         let from = min(start, decodedEnd) - bufferStart
         let to = (end.map { min($0, decodedEnd) } ?? decodedEnd) - bufferStart
         let result = Array(buffer[from..<max(from, to)])
-        let keepFrom = start.subtractingReportingOverflow(max(keep, 0)).overflow ? 0 : start - max(keep, 0)
         let drop = min(max(0, keepFrom - bufferStart), buffer.count)
         if drop > 0 {
             buffer.removeFirst(drop)

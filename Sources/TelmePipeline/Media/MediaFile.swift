@@ -100,6 +100,12 @@ public final class MediaFile: @unchecked Sendable {
             throw MediaError(path: path, kind: .invalidRequest,
                              detail: "audio end \(end) s is before the start \(start ?? 0) s")
         }
+        // A start past the container's end (with a second of slack for imprecise durations)
+        // has nothing to decode: answered without streaming through a long file.
+        if let start, let duration, start > duration + 1 {
+            throw MediaError(path: path, kind: .empty, detail: "no audio samples between \(start) s and "
+                + "\(end.map { "\($0) s" } ?? "the end"): the file ends at \(duration) s")
+        }
         var track = try openAudio()
         let rate = Double(track.sampleRate)
         let first = start.map { MediaMath.clampedInt(rate * $0) } ?? 0
