@@ -10,7 +10,7 @@
 # seeds (Tests/TelmeFuzzTests/Fixtures/fuzz/TARGET) and grows in .build-libfuzzer/corpus/TARGET;
 # crashes land in .build-libfuzzer/artifacts/TARGET/. Copy a crash file into the fixtures
 # folder: `swift test` replays every file there.
-# SECONDS defaults to 600; FUZZ_JOBS unset runs one process. Extra flags go to libFuzzer.
+# SECONDS defaults to 600. Extra flags go to libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,8 @@ esac
 scratch=.build-libfuzzer
 binary=$scratch/telme-fuzz
 flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -g)
-if [[ ! -x $binary || -n "$(find Sources Package.swift -newer "$binary" -print -quit)" ]]; then
+# Rebuilt when a source is newer; FUZZ_SKIP_BUILD=1 keeps an existing binary.
+if [[ ! -x $binary || ( -z "${FUZZ_SKIP_BUILD:-}" && -n "$(find Sources Package.swift -newer "$binary" -print -quit)" ) ]]; then
     swift build -c release --scratch-path "$scratch" --product TelmeFuzzEntry "${flags[@]}" >&2
     # pkg-config's libraries: the static library carries the Swift modules' autolink entries,
     # not those of the system libraries' module maps.

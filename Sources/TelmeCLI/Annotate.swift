@@ -165,6 +165,11 @@ struct Annotate: AsyncParsableCommand {
         return d
     }
 
+    /// The corpus options, read as `validate` reads them.
+    var input: CorpusInput {
+        CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap, allowOutsideRoot: allowOutsideRoot)
+    }
+
     /// Reads the corpus of any layout; warnings go to stderr.
     func readCorpus() throws -> Corpus {
         try Self.readCorpus(corpus, layout: layout, dialogueGap: dialogueGap)
@@ -172,36 +177,14 @@ struct Annotate: AsyncParsableCommand {
 
     /// Reads the corpus at `path` (as the user named it) of any layout; warnings go to stderr.
     static func readCorpus(_ path: String, layout: LayoutChoice, dialogueGap: Double) throws -> Corpus {
-        let url = URL(fileURLWithPath: path)
-        var isFolder: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
-        if layout == .episodes || (layout == .auto && exists && isFolder.boolValue) {
-            let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap)
-            for message in episodes.messages { warn(message) }
-            return Corpus(file: path, layout: .episodes, utterances: episodes.utterances)
-        }
-        var read = try Corpus(contentsOf: url, layout: CorpusLayout(rawValue: layout.rawValue))
-        read.file = path  // records name the transcript as the user did
-        for warning in read.warnings { warn(warning.description) }
-        return read
+        let read = try CorpusInput(corpus: path, layout: layout, dialogueGap: dialogueGap).read()
+        for message in read.messages { warn(message) }
+        return read.corpus
     }
 
     /// Where the media are, or nil for a transcript-only run.
     func locator(for corpus: Corpus, settings: Settings) -> MediaLocator? {
-        guard !textOnly else { return nil }
-        let transcriptFolder = (self.corpus as NSString).deletingLastPathComponent
-        let folder = transcriptFolder.isEmpty ? "." : transcriptFolder
-        switch corpus.layout {
-        case .meld:
-            return MediaLocator(layout: .meld, root: folder, clipFolder: media,
-                                videoMarginSeconds: settings.videoMarginSeconds, allowOutsideRoot: allowOutsideRoot)
-        case .iemocap:
-            return MediaLocator(layout: .iemocap, root: media ?? folder,
-                                videoMarginSeconds: settings.videoMarginSeconds, allowOutsideRoot: allowOutsideRoot)
-        case .episodes:
-            return MediaLocator(layout: .episodes, root: self.corpus, videoMarginSeconds: 0,
-                                allowOutsideRoot: allowOutsideRoot)
-        }
+        textOnly ? nil : input.locator(for: corpus, videoMarginSeconds: settings.videoMarginSeconds)
     }
 
     func run() async throws {

@@ -8,7 +8,8 @@ public struct TelmeCommand: AsyncParsableCommand {
         abstract: "Emotion recognition in conversation with TelME, natively.",
         version: TelmeVersion.string,
         subcommands: [
-            Annotate.self, Merge.self, Convert.self, Inspect.self, Forward.self, Tokenize.self, Evaluate.self, Bench.self,
+            Annotate.self, Validate.self, Merge.self, Convert.self, Inspect.self, Forward.self, Tokenize.self, Evaluate.self,
+            Bench.self,
         ]
     )
 
