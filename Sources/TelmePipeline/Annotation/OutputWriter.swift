@@ -58,6 +58,10 @@ public final class OutputWriter {
     }
     /// Called at each `Checkpoint` of every unit (the CLI's crash test hook uses it).
     public var checkpoint: ((Checkpoint) -> Void)?
+    /// Whether each unit is synced to the disk before it is committed (a run: a crash or power
+    /// loss keeps every committed unit). `telme merge`, which can simply be run again, turns it
+    /// off and syncs once in `finish()`.
+    public var syncEachUnit = true
     /// The units committed so far (an earlier run's, then this one's), in order.
     public private(set) var done: [UnitEntry] = []
 
@@ -183,7 +187,7 @@ public final class OutputWriter {
             } else {
                 try file.append(bytes)
             }
-            try file.sync()
+            if syncEachUnit { try file.sync() }
             if format == .csv { entry.csv = [start, file.size] } else { entry.jsonl = [start, file.size] }
         }
         if formats.contains(.json) {
@@ -204,7 +208,7 @@ public final class OutputWriter {
             for (group, objects) in touched { try writeDocument(group: group, objects: objects) }
         }
         checkpoint?(.written)
-        try journal.commit(entry)
+        try journal.commit(entry, sync: syncEachUnit)
         done.append(entry)
         checkpoint?(.committed)
     }
@@ -221,7 +225,16 @@ public final class OutputWriter {
         let text = "{\n  \"group\": \(RecordFormat.jsonString(plan.groups[group].name)),\n  \"labels\": [\(labelList)],\n"
             + "  \"records\": [\n\(body)\n  ]\n}\n"
         try writeAtomically(Array(text.utf8),
-                            to: Self.documentFolder(directory).appendingPathComponent(plan.groups[group].fileName))
+                            to: Self.documentFolder(directory).appendingPathComponent(plan.groups[group].fileName),
+                            sync: syncEachUnit)
+    }
+
+    /// Syncs every file and folder written (all a run needs when `syncEachUnit` is off).
+    public func finish() throws {
+        for (_, file) in files { try file.sync() }
+        try journal.file.sync()
+        if formats.contains(.json) { try syncFolder(Self.documentFolder(directory)) }
+        try syncFolder(directory)
     }
 
     /// The records of a `json` document, one JSON object per element, as written.

@@ -85,19 +85,20 @@ final class AppendFile {
     func readAll() throws -> [UInt8] { try read(0..<size) }
 }
 
-/// Writes `bytes` to `url` through a temporary file in the same folder, synced and renamed
-/// over it, so that `url` holds either the old or the new content, never a part.
-func writeAtomically(_ bytes: some Collection<UInt8>, to url: URL) throws {
+/// Writes `bytes` to `url` through a temporary file in the same folder, synced (unless not
+/// `sync`) and renamed over it, so that `url` holds either the old or the new content, never a
+/// part.
+func writeAtomically(_ bytes: some Collection<UInt8>, to url: URL, sync: Bool = true) throws {
     let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
     _ = unlink(temporary.path)
     let file = try AppendFile(temporary)
     try file.truncate(to: 0)
     try file.append(bytes)
-    try file.sync()
+    if sync { try file.sync() }
     guard rename(temporary.path, url.path) == 0 else {
         throw PipelineError("\(url.path): cannot write: \(errnoText())")
     }
-    try syncFolder(url.deletingLastPathComponent())
+    if sync { try syncFolder(url.deletingLastPathComponent()) }
 }
 
 /// Syncs a folder (`fsync` on it), so that the names created or renamed in it survive a

@@ -67,6 +67,7 @@ public enum ShardMerge {
 
         let writer = try OutputWriter(directory: out, labels: base.model.labels, formats: base.formats, plan: plan)
         try? FileManager.default.removeItem(at: out.appendingPathComponent("run.json"))
+        writer.syncEachUnit = false  // a merge interrupted is simply run again
         try writer.start(fresh: true)
         var documents: [String: [String]] = [:]
         var report = Report(info: base, missing: [], failed: [])
@@ -104,6 +105,7 @@ public enum ShardMerge {
             counts.add(contentsOf: entry.status)
             for (k, status) in entry.status.enumerated() where status == .failed { report.failed.append(entry.first + k) }
         }
+        try writer.finish()
         var info = base
         info.commandLine = commandLine
         info.shard = nil

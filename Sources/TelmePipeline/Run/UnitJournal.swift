@@ -60,10 +60,10 @@ final class UnitJournal {
         return entries
     }
 
-    /// Appends `entry` and syncs the file: from here on the unit is done.
-    func commit(_ entry: UnitEntry) throws {
+    /// Appends `entry` and (with `sync`) syncs the file: from here on the unit is done.
+    func commit(_ entry: UnitEntry, sync: Bool = true) throws {
         try file.append(Self.line(entry))
-        try file.sync()
+        if sync { try file.sync() }
     }
 
     /// Empties the journal (a fresh run).
