@@ -348,27 +348,14 @@ public final class Timesformer {
     private func selfAttention(_ x: Tensor, qkv: Dense, output: Dense, sequences: Int, length: Int) -> Tensor {
         let h = hidden
         let projected = Ops.linear(x, weight: qkv.weight, bias: qkv.bias)
-        let rows = sequences * length
-        var q = Tensor(zeros: [sequences, length, h])
-        var k = Tensor(zeros: [sequences, length, h])
-        var v = Tensor(zeros: [sequences, length, h])
-        projected.data.withUnsafeBufferPointer { pp in
-            q.data.withUnsafeMutableBufferPointer { qp in
-                k.data.withUnsafeMutableBufferPointer { kp in
-                    v.data.withUnsafeMutableBufferPointer { vp in
-                        for r in 0..<rows {
-                            let row = pp.baseAddress! + r * 3 * h
-                            (qp.baseAddress! + r * h).update(from: row, count: h)
-                            (kp.baseAddress! + r * h).update(from: row + h, count: h)
-                            (vp.baseAddress! + r * h).update(from: row + 2 * h, count: h)
-                        }
-                    }
-                }
-            }
+        // q, k and v are read in place from the fused projection (row stride 3h).
+        let context = projected.data.withUnsafeBufferPointer { pp in
+            let base = pp.baseAddress!
+            return Ops.attention(q: StridedRows(base, stride: 3 * h), k: StridedRows(base + h, stride: 3 * h),
+                                 v: StridedRows(base + 2 * h, stride: 3 * h), width: h, batch: sequences,
+                                 seqQ: length, seqK: length, heads: config.numAttentionHeads)
         }
-        let context = Ops.attention(q: q, k: k, v: v, batch: sequences, seqQ: length, seqK: length,
-                                    heads: config.numAttentionHeads)
-        return Ops.linear(context.reshaped([rows, h]), weight: output.weight, bias: output.bias)
+        return Ops.linear(context, weight: output.weight, bias: output.bias)
     }
 
     // MARK: - Row copies
