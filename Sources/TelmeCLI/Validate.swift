@@ -77,8 +77,9 @@ struct Validate: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             for problem in report.problems { print(problem.description) }
-            print("\(report.problems.count) problems in \(report.utterances) utterances and \(report.mediaFiles) media files "
-                + "of \(report.corpus)")
+            let count = report.problems.count
+            print("\(count) problem\(count == 1 ? "" : "s") in \(report.utterances) utterances and "
+                + "\(report.mediaFiles) media files of \(report.corpus)")
         }
         if !report.isClean { throw ExitCode(1) }
     }
