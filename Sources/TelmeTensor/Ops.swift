@@ -11,10 +11,9 @@ public enum Ops {
         let outDim = weight.shape[0]
         precondition(x.cols == inDim, "linear: input width \(x.cols), weight \(weight.shape)")
         let rows = x.rows
-        var out = Tensor(zeros: Array(x.shape.dropLast()) + [outDim])
-        guard rows > 0, outDim > 0 else { return out }
-        out.data.withUnsafeMutableBufferPointer { o in
-            let base = o.baseAddress!
+        // Every value is written: the bias rows then the product (beta 1), or the product alone
+        // (beta 0: OpenBLAS zeroes C itself before accumulating).
+        return Tensor(shape: Array(x.shape.dropLast()) + [outDim]) { base, _ in
             if let bias {
                 for r in 0..<rows {
                     (base + r * outDim).update(from: bias.base, count: outDim)
@@ -26,7 +25,6 @@ public enum Ops {
                               c: base, ldc: outDim, beta: bias == nil ? 0 : 1)
             }
         }
-        return out
     }
 
     /// LayerNorm over the last dimension, in place: `(x - mean) / sqrt(var + eps) * w + b`,
@@ -198,10 +196,10 @@ public enum Ops {
         precondition(keyMask.map { $0.count == batch && $0.allSatisfy { $0.count == seqK } } ?? true,
                      "attention: key mask does not match batch \(batch) x \(seqK)")
         let s = scale ?? 1 / Float(headDim).squareRoot()
-        var out = Tensor(zeros: [batch * seqQ, width])
-        guard batch > 0, seqQ > 0, seqK > 0, width > 0 else { return out }
+        guard batch > 0, seqQ > 0, seqK > 0, width > 0 else { return Tensor(zeros: [batch * seqQ, width]) }
         var scores = [Float](repeating: 0, count: seqQ * seqK)
-        out.data.withUnsafeMutableBufferPointer { op in
+        // Every value is written: each head's `P V` (beta 0) fills its headDim columns.
+        return Tensor(shape: [batch * seqQ, width]) { outBase, _ in
             scores.withUnsafeMutableBufferPointer { sp in
                 let scoreBase = sp.baseAddress!
                 for b in 0..<batch {
@@ -210,7 +208,7 @@ public enum Ops {
                         let qBase = q.base + b * seqQ * q.stride + h * headDim
                         let kBase = k.base + b * seqK * k.stride + h * headDim
                         let vBase = v.base + b * seqK * v.stride + h * headDim
-                        let oBase = op.baseAddress! + b * seqQ * width + h * headDim
+                        let oBase = outBase + b * seqQ * width + h * headDim
                         Gemm.multiply(m: seqQ, n: seqK, k: headDim, a: qBase, lda: q.stride,
                                       b: kBase, ldb: k.stride, transposeB: true,
                                       c: scoreBase, ldc: seqK, alpha: s)
@@ -228,7 +226,6 @@ public enum Ops {
                 }
             }
         }
-        return out
     }
 }
 

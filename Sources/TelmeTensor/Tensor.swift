@@ -18,6 +18,17 @@ public struct Tensor: Sendable, Equatable {
         self.data = [Float](repeating: 0, count: shape.reduce(1, *))
     }
 
+    /// A tensor whose every value `initialize` writes (`base`, `count`): no zero-filling pass
+    /// first, for outputs a product or a copy overwrites whole.
+    public init(shape: [Int], writingEveryValue initialize: (UnsafeMutablePointer<Float>, Int) -> Void) {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.data = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { initialize(buffer.baseAddress!, count) }
+            initialized = count
+        }
+    }
+
     public var count: Int { data.count }
     /// Size of the last dimension.
     public var cols: Int { shape.last ?? 1 }
