@@ -352,6 +352,21 @@ def telme_annotate(args, model, corpus, out):
     return {"wall_seconds": wall, "run_json_seconds": seconds, "max_rss_bytes": rss, "records": records}
 
 
+def bf16_differences(f32, bf16, names):
+    """The largest probability difference, each modality's label agreement, and the f32 margin
+    (top-1 minus top-2 probability) of every utterance whose final label differs."""
+    dp, flips = 0.0, []
+    agree = {m: 0 for m in ("text_label", "audio_label", "video_label")}
+    for a, b in zip(f32, bf16):
+        dp = max(dp, max(abs(a[f"p_{n}"] - b[f"p_{n}"]) for n in names))
+        for m in agree:
+            agree[m] += a[m] == b[m]
+        if a["label"] != b["label"]:
+            top = sorted((a[f"p_{n}"] for n in names), reverse=True)
+            flips.append({"dialogue": a["dialogue"], "utterance": a["utterance"], "f32_margin": top[0] - top[1]})
+    return {"max_abs_dp": dp, "modality_agreement": agree, "flips": flips}
+
+
 def first_row_corpus(corpus, out):
     with open(corpus, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
@@ -439,6 +454,11 @@ def table(results):
         if "label_agreement_bf16_f32" in pipe:
             a = pipe["label_agreement_bf16_f32"]
             rows.append(["bf16 labels = f32 labels (sample corpus)", "", "", "", "", f"{a[0]}/{a[1]}", ""])
+            d = pipe.get("bf16_vs_f32")
+            if d:
+                margins = ", ".join(f"{f['f32_margin']:.4f}" for f in d["flips"]) or "-"
+                rows.append(["  max |dp| bf16 vs f32; f32 margins of the flips", "", "", "", "",
+                             f"{d['max_abs_dp']:.3f}; {margins}", ""])
         if "label_agreement_f32_torch" in pipe:
             a = pipe["label_agreement_f32_torch"]
             rows.append(["f32 labels = PyTorch reference labels", "", "", f"{a[0]}/{a[1]}", "", "", ""])
@@ -558,7 +578,7 @@ def main():
             r["wall_seconds"], r["max_rss_bytes"] = wall, rss
             pipe["torch"] = r
             results["load_average"]["after torch pipeline"] = loadavg()
-            labels = {}
+            labels, records = {}, {}
             for name, path in models.items():
                 runs = [telme_annotate(args, path, args.corpus, os.path.join(work, f"annotate-{name}"))
                         for _ in range(args.pipeline_repeat)]
@@ -568,6 +588,7 @@ def main():
                     "per_utterance_seconds": (wall - single[name]) / (total - 1) if total > 1 else wall,
                     "max_rss_bytes": max(x["max_rss_bytes"] for x in runs)}
                 labels[name] = [x["label"] for x in runs[-1]["records"]]
+                records[name] = runs[-1]["records"]
                 results["load_average"][f"after telme annotate {name}"] = loadavg()
             names = described["labels"]
             torch_labels = [names[i] for i in pipe["torch"]["labels"]]
@@ -576,6 +597,7 @@ def main():
             if "bf16" in labels:
                 pipe["label_agreement_bf16_f32"] = [sum(a == b for a, b in zip(labels["bf16"], labels["f32"])),
                                                     len(labels["f32"])]
+                pipe["bf16_vs_f32"] = bf16_differences(records["f32"], records["bf16"], names)
             results["pipeline"] = pipe
 
         results["load_average"]["end"] = loadavg()

@@ -134,7 +134,7 @@ struct BenchTiming {
     var repeats: Int
     var warmup: Int
     /// Shortest timed sample of one sgemm shape: tiny shapes are called in a loop this long.
-    static let minimumSample = 0.05
+    static let minimumSample = 0.1
 
     /// `warmup` untimed runs of `body`, then `repeats` timed ones (seconds each).
     func measure(_ body: () throws -> Void) rethrows -> [Double] {
