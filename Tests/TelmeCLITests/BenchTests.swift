@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import Testing
 @testable import TelmeCLI
@@ -10,23 +9,14 @@ import TelmeModels
     static let sampleModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Samples/model/sample-model.h5")
 
-    static func telme(_ arguments: [String]) async throws {
-        var command = try TelmeCommand.parseAsRoot(arguments)
-        if var command = command as? AsyncParsableCommand {
-            try await command.run()
-        } else {
-            try command.run()
-        }
-    }
-
     @Test func reportHasEveryFigure() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = directory.appendingPathComponent("sample.telme").path
         let out = directory.appendingPathComponent("bench.json")
-        try await Self.telme(["convert", Self.sampleModel.path, "-o", model])
-        try await Self.telme(["bench", "--model", model, "--threads", "1", "--repeat", "2", "--warmup", "0",
+        try await AnnotateTests.telme(["convert", Self.sampleModel.path, "-o", model])
+        try await AnnotateTests.telme(["bench", "--model", model, "--threads", "1", "--repeat", "2", "--warmup", "0",
                               "--square", "64", "--json-out", out.path])
 
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])

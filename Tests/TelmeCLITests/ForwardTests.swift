@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import Testing
 import TelmeCLI
@@ -31,22 +30,12 @@ import TelmeHDF5
             let folder = ForwardTests.fixtures.appendingPathComponent("tiny-\(dataset)")
             model = directory.appendingPathComponent("model.telme")
             cases = folder.appendingPathComponent("forward_cases.h5")
-            try await ForwardTests.telme(["convert", folder.appendingPathComponent("model.h5").path, "-o", model.path])
+            try await AnnotateTests.telme(["convert", folder.appendingPathComponent("model.h5").path, "-o", model.path])
         }
 
         func path(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
         deinit { try? FileManager.default.removeItem(at: directory) }
-    }
-
-    /// Parses and runs a `telme` command line in this process.
-    static func telme(_ arguments: [String]) async throws {
-        var command = try TelmeCommand.parseAsRoot(arguments)
-        if var command = command as? AsyncParsableCommand {
-            try await command.run()
-        } else {
-            try command.run()
-        }
     }
 
     static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
@@ -64,7 +53,7 @@ import TelmeHDF5
     func wholeModelMatchesPyTorch(dataset: String, semantics: String) async throws {
         let workspace = try await Workspace(dataset: dataset)
         let out = workspace.path("out.h5")
-        try await Self.telme(["forward", "--model", workspace.model.path, "--inputs", workspace.cases.path,
+        try await AnnotateTests.telme(["forward", "--model", workspace.model.path, "--inputs", workspace.cases.path,
                               "-o", out.path, "--batch-semantics", semantics])
         let result = try HDF5File(readingAt: out)
         let expected = try HDF5File(readingAt: workspace.cases)
@@ -98,7 +87,7 @@ import TelmeHDF5
             try h5.write("attention_mask", shape: mask.shape, int64s: mask.values)
         }
         let out = workspace.path("out.h5")
-        try await Self.telme(["forward", "--model", workspace.model.path, "--inputs", input.path, "-o", out.path])
+        try await AnnotateTests.telme(["forward", "--model", workspace.model.path, "--inputs", input.path, "-o", out.path])
         let result = try HDF5File(readingAt: out)
         #expect(try result.datasetNames == ["text_hidden", "text_logits"])
         let logits = try result.readFloats("text_logits")
@@ -168,7 +157,7 @@ import TelmeHDF5
         let out = workspace.path("out.h5")
         try Data("previous results".utf8).write(to: out)
         do {
-            try await Self.telme(["forward", "--model", workspace.model.path, "--inputs", input.path, "-o", out.path])
+            try await AnnotateTests.telme(["forward", "--model", workspace.model.path, "--inputs", input.path, "-o", out.path])
             Issue.record("\(label): no error")
         } catch {
             let text = TelmeCommand.message(for: error)
@@ -187,16 +176,16 @@ import TelmeHDF5
         let out = workspace.path("out.h5").path
         let missing = workspace.path("missing.h5").path
         await #expect(throws: (any Error).self) {
-            try await Self.telme(["forward", "--model", workspace.model.path, "--inputs", missing, "-o", out])
+            try await AnnotateTests.telme(["forward", "--model", workspace.model.path, "--inputs", missing, "-o", out])
         }
         do {
-            try await Self.telme(["forward", "--model", missing, "--inputs", workspace.cases.path, "-o", out])
+            try await AnnotateTests.telme(["forward", "--model", missing, "--inputs", workspace.cases.path, "-o", out])
             Issue.record("missing model: no error")
         } catch {
             #expect(TelmeCommand.message(for: error).contains(missing))
         }
         await #expect(throws: (any Error).self) {
-            try await Self.telme(["forward", "--model", workspace.model.path, "--inputs", workspace.cases.path,
+            try await AnnotateTests.telme(["forward", "--model", workspace.model.path, "--inputs", workspace.cases.path,
                                   "-o", out, "--batch-semantics", "batch8"])
         }
         #expect(!FileManager.default.fileExists(atPath: out))
