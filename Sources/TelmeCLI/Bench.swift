@@ -46,6 +46,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Side of the large square sgemm.")
     var square: Int = 2048
 
+    @Flag(help: "After each case's timed runs, one more run timed per kind of operation (linear, attention, ...).")
+    var breakdown = false
+
     @Flag(help: "Print the report as JSON instead of a table.")
     var json = false
 
@@ -98,9 +101,15 @@ struct Bench: AsyncParsableCommand {
         for (benchCase, shapes) in work {
             let times = try timing.measure { try heads.run(benchCase, inputs) }
             let products = shapes.map { BenchReport.Product(shape: $0, sgemmGflops: sgemm[$0.call]!.gflops) }
-            encoders.append(BenchReport.Encoder(
+            var encoder = BenchReport.Encoder(
                 name: benchCase.rawValue, input: inputs.shape(for: benchCase), products: products,
-                times: times, squareGflops: sgemm[squareShape]!.gflops))
+                times: times, squareGflops: sgemm[squareShape]!.gflops)
+            if breakdown {
+                Profile.start()
+                let profiled = try timing.once { try heads.run(benchCase, inputs) }
+                encoder.breakdown = .init(seconds: profiled, parts: Profile.stop())
+            }
+            encoders.append(encoder)
         }
 
         let report = BenchReport(
@@ -144,6 +153,13 @@ struct BenchTiming {
             try body()
             return (ContinuousClock.now - start).seconds
         }
+    }
+
+    /// Seconds of one run of `body`.
+    func once(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        return (ContinuousClock.now - start).seconds
     }
 
     /// `cblas_sgemm` on `shape` (row-major, values in [-1, 1]): seconds per call (the median
@@ -363,6 +379,8 @@ struct BenchReport: Encodable {
         var sgemmFraction: Double
         /// `gflops` over the large square's rate.
         var squareFraction: Double
+        /// One more run timed per kind of operation (`--breakdown`).
+        var breakdown: Breakdown?
 
         init(name: String, input: [Int], products: [Product], times: [Double], squareGflops: Double) {
             self.name = name
@@ -378,6 +396,28 @@ struct BenchReport: Encodable {
             sgemmGflopsOnShapes = flops / sgemmSecondsOnShapes / 1e9
             sgemmFraction = gflops / sgemmGflopsOnShapes
             squareFraction = gflops / squareGflops
+        }
+    }
+
+    /// Wall time of one run per kind of operation (`TelmeTensor.Profile`); `other` is the rest
+    /// (row copies, embeddings, residual sums outside `Ops`).
+    struct Breakdown: Encodable {
+        struct Part: Encodable {
+            var name: String
+            var seconds: Double
+            var calls: Int
+        }
+
+        var seconds: Double
+        var parts: [Part]
+        var otherSeconds: Double
+
+        init(seconds: Double, parts: [String: Profile.Entry]) {
+            self.seconds = seconds
+            self.parts = parts.map { Part(name: $0.key, seconds: $0.value.seconds, calls: $0.value.calls) }
+                .sorted { $0.seconds > $1.seconds }
+            // Nested parts (`attention.softmax`) are inside their parent's time.
+            otherSeconds = seconds - self.parts.filter { !$0.name.contains(".") }.reduce(0) { $0 + $1.seconds }
         }
     }
 
@@ -429,6 +469,14 @@ struct BenchReport: Encodable {
                          + input.padding(toLength: 20, withPad: " ", startingAt: 0)
                          + f("%8.1f %10.3f %7.3f %8.1f %16.1f %9.2f %10.2f", e.flops / 1e9, e.medianSeconds, e.minSeconds,
                              e.gflops, e.sgemmGflopsOnShapes, e.sgemmFraction, e.squareFraction))
+        }
+        for e in encoders {
+            guard let b = e.breakdown else { continue }
+            lines += ["", f("%@ by operation (one run, %.3f s)      seconds   share   calls", e.name, b.seconds)]
+            for p in b.parts + [.init(name: "other", seconds: b.otherSeconds, calls: 0)] {
+                lines.append("  " + p.name.padding(toLength: 36, withPad: " ", startingAt: 0)
+                             + f("%9.3f %6.1f%% %7d", p.seconds, 100 * p.seconds / max(b.seconds, 1e-12), p.calls))
+            }
         }
         lines.append(f("peak RSS %.0f MiB (VmHWM %@)", Double(memory.maxRSSBytes) / 1048576,
                        memory.vmHWMBytes.map { f("%.0f MiB", Double($0) / 1048576) } ?? "n/a"))

@@ -26,8 +26,10 @@ public enum Conv1d {
     /// their configs and inputs before calling.
     public static func forward(_ x: Tensor, weight: WeightView, bias: WeightView?,
                                stride: Int = 1, padding: Int = 0, groups: Int = 1) -> Tensor {
-        forward(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups,
-                blockFloats: blockFloats)
+        Profile.measure("conv1d") {
+            forward(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups,
+                    blockFloats: blockFloats)
+        }
     }
 
     /// `forward` with an explicit im2col block size (tests use small blocks to cross block edges).

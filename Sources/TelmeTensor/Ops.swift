@@ -7,22 +7,24 @@ public enum Ops {
     ///
     /// One `sgemm` for all rows of `x` (every leading dimension is a row).
     public static func linear(_ x: Tensor, weight: WeightView, bias: WeightView?) -> Tensor {
-        let inDim = weight.shape[1]
-        let outDim = weight.shape[0]
-        precondition(x.cols == inDim, "linear: input width \(x.cols), weight \(weight.shape)")
-        let rows = x.rows
-        // Every value is written: the bias rows then the product (beta 1), or the product alone
-        // (beta 0: OpenBLAS zeroes C itself before accumulating).
-        return Tensor(shape: Array(x.shape.dropLast()) + [outDim]) { base, _ in
-            if let bias {
-                for r in 0..<rows {
-                    (base + r * outDim).update(from: bias.base, count: outDim)
+        Profile.measure("linear") {
+            let inDim = weight.shape[1]
+            let outDim = weight.shape[0]
+            precondition(x.cols == inDim, "linear: input width \(x.cols), weight \(weight.shape)")
+            let rows = x.rows
+            // Every value is written: the bias rows then the product (beta 1), or the product alone
+            // (beta 0: OpenBLAS zeroes C itself before accumulating).
+            return Tensor(shape: Array(x.shape.dropLast()) + [outDim]) { base, _ in
+                if let bias {
+                    for r in 0..<rows {
+                        (base + r * outDim).update(from: bias.base, count: outDim)
+                    }
                 }
-            }
-            x.data.withUnsafeBufferPointer { xp in
-                Gemm.multiply(m: rows, n: outDim, k: inDim, a: xp.baseAddress!, lda: inDim,
-                              b: weight.base, ldb: inDim, transposeB: true,
-                              c: base, ldc: outDim, beta: bias == nil ? 0 : 1)
+                x.data.withUnsafeBufferPointer { xp in
+                    Gemm.multiply(m: rows, n: outDim, k: inDim, a: xp.baseAddress!, lda: inDim,
+                                  b: weight.base, ldb: inDim, transposeB: true,
+                                  c: base, ldc: outDim, beta: bias == nil ? 0 : 1)
+                }
             }
         }
     }
@@ -33,14 +35,16 @@ public enum Ops {
     /// Mean and variance are accumulated in double precision, two passes, so the statistics
     /// are as exact as float32 inputs allow.
     public static func layerNorm(_ x: inout Tensor, weight: WeightView?, bias: WeightView?, eps: Float) {
-        let n = x.cols
-        let rows = x.rows
-        guard n > 0 else { return }
-        x.data.withUnsafeMutableBufferPointer { p in
-            nonisolated(unsafe) let base = p.baseAddress!
-            Parallel.forEach(count: rows, floatsPerItem: n) { range in
-                for r in range {
-                    normalizeRow(base + r * n, n: n, weight: weight, bias: bias, eps: eps)
+        Profile.measure("layerNorm") {
+            let n = x.cols
+            let rows = x.rows
+            guard n > 0 else { return }
+            x.data.withUnsafeMutableBufferPointer { p in
+                nonisolated(unsafe) let base = p.baseAddress!
+                Parallel.forEach(count: rows, floatsPerItem: n) { range in
+                    for r in range {
+                        normalizeRow(base + r * n, n: n, weight: weight, bias: bias, eps: eps)
+                    }
                 }
             }
         }
@@ -73,23 +77,27 @@ public enum Ops {
 
     /// Exact GELU, `x/2 * (1 + erf(x/sqrt 2))`, in place (see `Kernels.gelu` for the accuracy).
     public static func gelu(_ x: inout Tensor) {
-        x.data.withUnsafeMutableBufferPointer { p in
-            nonisolated(unsafe) let base = p.baseAddress!
-            let blocks = (p.count + 4095) / 4096
-            let count = p.count
-            Parallel.forEach(count: blocks, floatsPerItem: 4096) { range in
-                let start = range.lowerBound * 4096, end = min(range.upperBound * 4096, count)
-                Kernels.gelu(base + start, count: end - start)
+        Profile.measure("gelu") {
+            x.data.withUnsafeMutableBufferPointer { p in
+                nonisolated(unsafe) let base = p.baseAddress!
+                let blocks = (p.count + 4095) / 4096
+                let count = p.count
+                Parallel.forEach(count: blocks, floatsPerItem: 4096) { range in
+                    let start = range.lowerBound * 4096, end = min(range.upperBound * 4096, count)
+                    Kernels.gelu(base + start, count: end - start)
+                }
             }
         }
     }
 
     /// `a += b`, elementwise.
     public static func add(_ a: inout Tensor, _ b: Tensor) {
-        precondition(a.count == b.count, "add: \(a.shape) and \(b.shape)")
-        a.data.withUnsafeMutableBufferPointer { p in
-            b.data.withUnsafeBufferPointer { q in
-                for i in p.indices { p[i] += q[i] }
+        Profile.measure("add") {
+            precondition(a.count == b.count, "add: \(a.shape) and \(b.shape)")
+            a.data.withUnsafeMutableBufferPointer { p in
+                b.data.withUnsafeBufferPointer { q in
+                    for i in p.indices { p[i] += q[i] }
+                }
             }
         }
     }
@@ -149,8 +157,11 @@ public enum Ops {
     /// becomes uniform over its `n` keys: that is what PyTorch gives with the finite mask
     /// HF models add (`finfo.min`), under which every masked score is the same number.
     public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows {
-            Kernels.softmax(p + r * n, n: n)
+        Profile.measure("attention.softmax") {
+            nonisolated(unsafe) let base = p
+            Parallel.forEach(count: rows, floatsPerItem: n) { range in
+                for r in range { Kernels.softmax(base + r * n, n: n) }
+            }
         }
     }
 
@@ -190,38 +201,40 @@ public enum Ops {
     public static func attention(q: StridedRows, k: StridedRows, v: StridedRows, width: Int, batch: Int,
                                  seqQ: Int, seqK: Int, heads: Int, keyMask: [[Bool]]? = nil,
                                  scale: Float? = nil) -> Tensor {
-        let headDim = width / max(heads, 1)
-        precondition(heads > 0 && headDim * heads == width, "attention: width \(width) for \(heads) heads")
-        precondition(q.stride >= width && k.stride >= width && v.stride >= width, "attention: row strides")
-        precondition(keyMask.map { $0.count == batch && $0.allSatisfy { $0.count == seqK } } ?? true,
-                     "attention: key mask does not match batch \(batch) x \(seqK)")
-        let s = scale ?? 1 / Float(headDim).squareRoot()
-        guard batch > 0, seqQ > 0, seqK > 0, width > 0 else { return Tensor(zeros: [batch * seqQ, width]) }
-        var scores = [Float](repeating: 0, count: seqQ * seqK)
-        // Every value is written: each head's `P V` (beta 0) fills its headDim columns.
-        return Tensor(shape: [batch * seqQ, width]) { outBase, _ in
-            scores.withUnsafeMutableBufferPointer { sp in
-                let scoreBase = sp.baseAddress!
-                for b in 0..<batch {
-                    let masked = keyMask.map { mask in mask[b].indices.filter { !mask[b][$0] } } ?? []
-                    for h in 0..<heads {
-                        let qBase = q.base + b * seqQ * q.stride + h * headDim
-                        let kBase = k.base + b * seqK * k.stride + h * headDim
-                        let vBase = v.base + b * seqK * v.stride + h * headDim
-                        let oBase = outBase + b * seqQ * width + h * headDim
-                        Gemm.multiply(m: seqQ, n: seqK, k: headDim, a: qBase, lda: q.stride,
-                                      b: kBase, ldb: k.stride, transposeB: true,
-                                      c: scoreBase, ldc: seqK, alpha: s)
-                        if !masked.isEmpty {
-                            for i in 0..<seqQ {
-                                let row = scoreBase + i * seqK
-                                for j in masked { row[j] = -Float.infinity }
+        Profile.measure("attention") {
+            let headDim = width / max(heads, 1)
+            precondition(heads > 0 && headDim * heads == width, "attention: width \(width) for \(heads) heads")
+            precondition(q.stride >= width && k.stride >= width && v.stride >= width, "attention: row strides")
+            precondition(keyMask.map { $0.count == batch && $0.allSatisfy { $0.count == seqK } } ?? true,
+                         "attention: key mask does not match batch \(batch) x \(seqK)")
+            let s = scale ?? 1 / Float(headDim).squareRoot()
+            guard batch > 0, seqQ > 0, seqK > 0, width > 0 else { return Tensor(zeros: [batch * seqQ, width]) }
+            var scores = [Float](repeating: 0, count: seqQ * seqK)
+            // Every value is written: each head's `P V` (beta 0) fills its headDim columns.
+            return Tensor(shape: [batch * seqQ, width]) { outBase, _ in
+                scores.withUnsafeMutableBufferPointer { sp in
+                    let scoreBase = sp.baseAddress!
+                    for b in 0..<batch {
+                        let masked = keyMask.map { mask in mask[b].indices.filter { !mask[b][$0] } } ?? []
+                        for h in 0..<heads {
+                            let qBase = q.base + b * seqQ * q.stride + h * headDim
+                            let kBase = k.base + b * seqK * k.stride + h * headDim
+                            let vBase = v.base + b * seqK * v.stride + h * headDim
+                            let oBase = outBase + b * seqQ * width + h * headDim
+                            Gemm.multiply(m: seqQ, n: seqK, k: headDim, a: qBase, lda: q.stride,
+                                          b: kBase, ldb: k.stride, transposeB: true,
+                                          c: scoreBase, ldc: seqK, alpha: s)
+                            if !masked.isEmpty {
+                                for i in 0..<seqQ {
+                                    let row = scoreBase + i * seqK
+                                    for j in masked { row[j] = -Float.infinity }
+                                }
                             }
+                            softmaxRows(scoreBase, rows: seqQ, n: seqK)
+                            Gemm.multiply(m: seqQ, n: headDim, k: seqK, a: scoreBase, lda: seqK,
+                                          b: vBase, ldb: v.stride,
+                                          c: oBase, ldc: width)
                         }
-                        softmaxRows(scoreBase, rows: seqQ, n: seqK)
-                        Gemm.multiply(m: seqQ, n: headDim, k: seqK, a: scoreBase, lda: seqK,
-                                      b: vBase, ldb: v.stride,
-                                      c: oBase, ldc: width)
                     }
                 }
             }

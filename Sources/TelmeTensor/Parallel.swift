@@ -1,12 +1,23 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The tool's own parallel loops, sharing the cores with OpenBLAS.
+/// The tool's own parallel loops, run on OpenBLAS's threads: one pool for the matrix products
+/// and the elementwise work between them, so the cores are never oversubscribed.
 ///
-/// Elementwise work runs between matrix products, when OpenBLAS's threads are idle, on as many
-/// threads as OpenBLAS is set to use (`Gemm.threads`), so the two never oversubscribe the
-/// cores. Small jobs stay on the calling thread.
+/// OpenBLAS's pthread build keeps its worker threads spinning for a while after each product
+/// (`OPENBLAS_THREAD_TIMEOUT`, about 0.1 s by default). Work handed to threads of our own in
+/// that window competed with the spinning workers for the same cores (GELU took twice as
+/// long). So the parts are handed to OpenBLAS's workers themselves, through the library's
+/// exported `gotoblas_pthread` (its pthread-compatible job runner: part 0 on the calling
+/// thread, the others on idle workers). Where the linked OpenBLAS has no such entry point
+/// (OpenMP or serial builds), libdispatch runs the parts.
+///
+/// Bodies must not call `Gemm`: a product started on one of OpenBLAS's own workers would wait
+/// for that same worker.
 enum Parallel {
-    /// Below this many floats of work a job is not split (thread wake-up would cost more).
+    /// Below this many floats of work a job is not split (handing it over would cost more).
     static let minimumFloats = 1 << 15
 
     /// Calls `body` on disjoint consecutive ranges covering `0..<count`, concurrently when the
@@ -21,10 +32,55 @@ enum Parallel {
         // `body` only runs inside this call, on disjoint ranges.
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let work = body
-            DispatchQueue.concurrentPerform(iterations: threads) { part in
+            run(parts: threads) { @Sendable part in
                 let start = count * part / threads, end = count * (part + 1) / threads
                 if start < end { work(start..<end) }
             }
         }
+    }
+
+    /// Runs `part(0)` ... `part(parts - 1)` concurrently and returns when all are done.
+    private static func run(parts: Int, _ part: @escaping @Sendable (Int) -> Void) {
+        guard let pool = OpenBLASPool.run else {
+            DispatchQueue.concurrentPerform(iterations: parts, execute: part)
+            return
+        }
+        let job = Job(part)
+        withExtendedLifetime(job) {
+            var arguments = (0..<parts).map { Argument(job: Unmanaged.passUnretained(job).toOpaque(), part: $0) }
+            arguments.withUnsafeMutableBytes { raw in
+                _ = pool(Int32(parts), OpenBLASPool.trampoline, raw.baseAddress, Int32(MemoryLayout<Argument>.stride))
+            }
+        }
+    }
+
+    private final class Job {
+        let body: @Sendable (Int) -> Void
+        init(_ body: @escaping @Sendable (Int) -> Void) { self.body = body }
+    }
+
+    /// What OpenBLAS hands to one part: the job and the part's index.
+    private struct Argument {
+        var job: UnsafeMutableRawPointer
+        var part: Int
+    }
+
+    private enum OpenBLASPool {
+        /// `int gotoblas_pthread(int numthreads, void *function, void *args, int stride)`:
+        /// calls `function(args + i * stride)` for each i on OpenBLAS's threads.
+        typealias Run = @convention(c) (Int32, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Int32) -> Int32
+
+        static let run: Run? = {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_pthread") else { return nil }
+            return unsafeBitCast(symbol, to: Run.self)
+        }()
+
+        nonisolated(unsafe) static let trampoline: UnsafeMutableRawPointer = {
+            let function: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+                let argument = raw!.load(as: Argument.self)
+                Unmanaged<Job>.fromOpaque(argument.job).takeUnretainedValue().body(argument.part)
+            }
+            return unsafeBitCast(function, to: UnsafeMutableRawPointer.self)
+        }()
     }
 }

@@ -17,7 +17,7 @@ import TelmeModels
         let out = directory.appendingPathComponent("bench.json")
         try await AnnotateTests.telme(["convert", Self.sampleModel.path, "-o", model])
         try await AnnotateTests.telme(["bench", "--model", model, "--threads", "1", "--repeat", "2", "--warmup", "0",
-                              "--square", "64", "--json-out", out.path])
+                              "--square", "64", "--breakdown", "--json-out", out.path])
 
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
         let machine = try #require(report["machine"] as? [String: Any])
@@ -43,6 +43,16 @@ import TelmeModels
         #expect(encoders.map { $0["name"] as? String } == ["text128", "text512", "audio", "video"])
         for e in encoders {
             #expect((e["times"] as? [Double])?.count == 2)
+            // --breakdown: one more run, split by kind of operation; the parts fit in its time.
+            let breakdown = try #require(e["breakdown"] as? [String: Any], "\(e["name"] ?? "?")")
+            let parts = try #require(breakdown["parts"] as? [[String: Any]])
+            let names = Set(parts.compactMap { $0["name"] as? String })
+            #expect(names.isSuperset(of: ["linear", "attention", "attention.softmax", "layerNorm", "gelu"]), "\(names)")
+            let total = try #require(breakdown["seconds"] as? Double)
+            let topLevel = parts.filter { !($0["name"] as? String ?? ".").contains(".") }
+                .reduce(0.0) { $0 + ($1["seconds"] as? Double ?? 0) }
+            #expect(topLevel > 0 && topLevel <= total)
+            #expect(abs((breakdown["other_seconds"] as? Double ?? -1) - (total - topLevel)) < 1e-9)
             for key in ["flops", "median_seconds", "gflops", "sgemm_gflops_on_shapes", "sgemm_fraction", "square_fraction"] {
                 #expect((e[key] as? Double ?? 0) > 0, "\(e["name"] ?? "?") \(key)")
             }

@@ -58,11 +58,12 @@ import Testing
     }
 
     @Test func expMatchesLibmWithinTwoUlp() {
-        let inputs = stride(from: -90.0, through: 0, by: 1.0 / 1024).map { Float($0) } + [-.infinity, -87.5, -86.9]
-        for start in stride(from: 0, to: inputs.count - 3, by: 4) {
-            let lanes = SIMD4<Float>(inputs[start], inputs[start + 1], inputs[start + 2], inputs[start + 3])
-            let e = Kernels.expLanes(lanes)
-            for j in 0..<4 {
+        // The special values first: the loop below leaves out a tail shorter than one vector.
+        let inputs: [Float] = [-.infinity, -87.5, -86.9] + stride(from: -90.0, through: 0, by: 1.0 / 1024).map { Float($0) }
+        let width = Kernels.Lanes.scalarCount
+        for start in stride(from: 0, to: inputs.count - width + 1, by: width) {
+            let e = Kernels.expLanes(Kernels.Lanes(inputs[start..<(start + width)]))
+            for j in 0..<width {
                 let x = inputs[start + j]
                 let expected = expf(x)
                 if x < -87 {
@@ -113,6 +114,40 @@ import Testing
                 for i in range { marks[i] += 1 }
             }
             #expect(seen.prefix(count).allSatisfy { $0 == 1 })
+        }
+    }
+
+    /// With 2 threads a large job really is split: its two halves run on two threads
+    /// (OpenBLAS's workers when the library has its job runner, else libdispatch's).
+    @Test func parallelPartsRunOnTwoThreads() {
+        Gemm.setThreads(2)
+        let threads = UnsafeMutableBufferPointer<pthread_t>.allocate(capacity: 2)
+        threads.initialize(repeating: pthread_self())
+        defer { threads.deallocate() }
+        nonisolated(unsafe) let slots = threads
+        Parallel.forEach(count: 2, floatsPerItem: Parallel.minimumFloats) { range in
+            for i in range { slots[i] = pthread_self() }
+        }
+        #expect(pthread_equal(threads[0], threads[1]) == 0)
+    }
+
+    /// `Profile` adds up the operations run while it collects, and nothing after `stop`.
+    @Test func profileCountsOperations() {
+        let weight = [Float](repeating: 0.5, count: 6)
+        weight.withUnsafeBufferPointer { w in
+            let view = WeightView(shape: [3, 2], base: w.baseAddress!)
+            let x = Tensor(shape: [4, 2], data: [1, 2, 3, 4, 5, 6, 7, 8])
+            Profile.start()
+            _ = Ops.linear(x, weight: view, bias: nil)
+            _ = Ops.linear(x, weight: view, bias: nil)
+            var y = x
+            Ops.gelu(&y)
+            let collected = Profile.stop()
+            _ = Ops.linear(x, weight: view, bias: nil)
+            #expect(collected["linear"]?.calls == 2)
+            #expect(collected["gelu"]?.calls == 1)
+            #expect(collected["attention"] == nil)
+            #expect((collected["linear"]?.seconds ?? -1) >= 0)
         }
     }
 }
