@@ -38,7 +38,7 @@ public enum AudioModelError: Error, CustomStringConvertible, Equatable {
 /// (usually the mapped model file), which this object keeps alive.
 public final class Data2VecAudio: Sendable {
     struct ConvLayer {
-        var weight: WeightView
+        var kernel: Conv1d.Kernel
         var bias: WeightView?
         var normWeight: WeightView
         var normBias: WeightView
@@ -46,7 +46,7 @@ public final class Data2VecAudio: Sendable {
     }
 
     struct PositionLayer {
-        var weight: WeightView
+        var kernel: Conv1d.Kernel
         var bias: WeightView
     }
 
@@ -84,7 +84,7 @@ public final class Data2VecAudio: Sendable {
         for (i, out) in config.convDim.enumerated() {
             let p = "\(prefix)feature_extractor.conv_layers.\(i)"
             convLayers.append(ConvLayer(
-                weight: try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]]),
+                kernel: Conv1d.Kernel(try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]])),
                 bias: config.convBias ? try weights.weight("\(p).conv.bias", shape: [out]) : nil,
                 normWeight: try weights.weight("\(p).layer_norm.weight", shape: [out]),
                 normBias: try weights.weight("\(p).layer_norm.bias", shape: [out]),
@@ -102,7 +102,7 @@ public final class Data2VecAudio: Sendable {
         let groupWidth = h / config.numConvPosEmbeddingGroups
         positionLayers = try (0..<config.numConvPosEmbeddings).map { i in
             let p = "\(prefix)encoder.pos_conv_embed.layers.\(i).conv"
-            return PositionLayer(weight: try weights.weight("\(p).weight", shape: [h, groupWidth, config.convPosKernelSize]),
+            return PositionLayer(kernel: Conv1d.Kernel(try weights.weight("\(p).weight", shape: [h, groupWidth, config.convPosKernelSize])),
                                  bias: try weights.weight("\(p).bias", shape: [h]))
         }
         encoderNormWeight = try weights.weight("\(prefix)encoder.layer_norm.weight", shape: [h])
@@ -170,7 +170,7 @@ public final class Data2VecAudio: Sendable {
     public func frames(samples: Int) -> Int {
         var length = samples
         for layer in convLayers {
-            length = Conv1d.outputLength(inputLength: length, kernel: layer.weight.shape[2], stride: layer.stride)
+            length = Conv1d.outputLength(inputLength: length, kernel: layer.kernel.width, stride: layer.stride)
         }
         return length
     }
@@ -195,7 +195,7 @@ public final class Data2VecAudio: Sendable {
         for b in 0..<batch {
             var x = Tensor(shape: [1, samples, 1], data: Array(audio.data[(b * samples)..<((b + 1) * samples)]))
             for layer in convLayers {
-                x = Conv1d.forward(x, weight: layer.weight, bias: layer.bias, stride: layer.stride)
+                x = Conv1d.forward(x, kernel: layer.kernel, bias: layer.bias, stride: layer.stride)
                 Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: Self.defaultNormEps)
                 Ops.gelu(&x)
             }
@@ -228,7 +228,7 @@ public final class Data2VecAudio: Sendable {
         let kernel = config.convPosKernelSize
         var x = hidden
         for layer in positionLayers {
-            x = Conv1d.forward(x, weight: layer.weight, bias: layer.bias, padding: kernel / 2,
+            x = Conv1d.forward(x, kernel: layer.kernel, bias: layer.bias, padding: kernel / 2,
                                groups: config.numConvPosEmbeddingGroups)
             if kernel % 2 == 0 { x = Self.droppingLastFrame(x) }
             Ops.layerNorm(&x, weight: nil, bias: nil, eps: Self.defaultNormEps)

@@ -3,9 +3,41 @@
 ///
 /// Activations are `batch x length x channels` (time-major, channels contiguous) so that the
 /// LayerNorms that follow the convolutions in data2vec-audio run over the last dimension.
-/// Weights keep PyTorch's layout `out x (in / groups) x kernel` and are read in place.
-/// Each group is an im2col copy of a block of output steps followed by one `cblas_sgemm`.
+/// A `Conv1d.Kernel` holds the weights reordered once from PyTorch's `out x (in / groups) x
+/// kernel` to `out x kernel x (in / groups)`: then each row of the im2col copy is `kernel`
+/// contiguous runs of input channels (one run for the whole patch without groups), copied on
+/// every thread. Each group is an im2col copy of a block of output steps followed by one
+/// `cblas_sgemm`.
 public enum Conv1d {
+    /// Conv weights in the order the products read them: `out x kernel x (in / groups)`.
+    public struct Kernel: Sendable {
+        public let outChannels: Int
+        /// Input channels per group.
+        public let groupIn: Int
+        public let width: Int
+        /// `values[(o * width + k) * groupIn + c]` is PyTorch's `weight[o][c][k]`.
+        public let values: [Float]
+
+        /// Reorders a PyTorch conv weight `out x (in / groups) x kernel`.
+        public init(_ weight: WeightView) {
+            precondition(weight.shape.count == 3, "conv1d: weight shape \(weight.shape)")
+            let out = weight.shape[0], groupIn = weight.shape[1], width = weight.shape[2]
+            outChannels = out
+            self.groupIn = groupIn
+            self.width = width
+            values = [Float](unsafeUninitializedCapacity: out * groupIn * width) { buffer, initialized in
+                for o in 0..<out {
+                    for c in 0..<groupIn {
+                        for k in 0..<width {
+                            buffer[(o * width + k) * groupIn + c] = weight.base[(o * groupIn + c) * width + k]
+                        }
+                    }
+                }
+                initialized = out * groupIn * width
+            }
+        }
+    }
+
     /// Output steps of a convolution: `(length + 2 padding - kernel) / stride + 1`, or 0 when
     /// the padded input is shorter than the kernel (PyTorch refuses such inputs).
     public static func outputLength(inputLength: Int, kernel: Int, stride: Int, padding: Int = 0) -> Int {
@@ -19,29 +51,28 @@ public enum Conv1d {
     /// do not need a copy of every patch at once.
     static let blockFloats = 1 << 20
 
-    /// `x` is `batch x length x inChannels`; `weight` is `outChannels x (inChannels / groups) x
-    /// kernel`; `bias` has `outChannels` values. Returns `batch x outLength x outChannels`.
+    /// `x` is `batch x length x inChannels`; `bias` has `outChannels` values. Returns
+    /// `batch x outLength x outChannels`.
     ///
     /// Shapes are the caller's responsibility (checked with preconditions): models validate
     /// their configs and inputs before calling.
-    public static func forward(_ x: Tensor, weight: WeightView, bias: WeightView?,
+    public static func forward(_ x: Tensor, kernel: Kernel, bias: WeightView?,
                                stride: Int = 1, padding: Int = 0, groups: Int = 1) -> Tensor {
         Profile.measure("conv1d") {
-            forward(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups,
+            forward(x, kernel: kernel, bias: bias, stride: stride, padding: padding, groups: groups,
                     blockFloats: blockFloats)
         }
     }
 
     /// `forward` with an explicit im2col block size (tests use small blocks to cross block edges).
-    static func forward(_ x: Tensor, weight: WeightView, bias: WeightView?,
+    static func forward(_ x: Tensor, kernel weights: Kernel, bias: WeightView?,
                         stride: Int, padding: Int, groups: Int, blockFloats: Int) -> Tensor {
         precondition(x.shape.count == 3, "conv1d: input shape \(x.shape) is not batch x length x channels")
-        precondition(weight.shape.count == 3, "conv1d: weight shape \(weight.shape)")
         let batch = x.shape[0], length = x.shape[1], inChannels = x.shape[2]
-        let outChannels = weight.shape[0], groupIn = weight.shape[1], kernel = weight.shape[2]
+        let outChannels = weights.outChannels, groupIn = weights.groupIn, kernel = weights.width
         precondition(groups > 0 && stride > 0 && padding >= 0 && kernel > 0, "conv1d: bad parameters")
         precondition(inChannels == groupIn * groups && outChannels % groups == 0,
-                     "conv1d: input channels \(inChannels), weight \(weight.shape), groups \(groups)")
+                     "conv1d: input channels \(inChannels), weight \([outChannels, groupIn, kernel]), groups \(groups)")
         precondition(bias.map { $0.shape == [outChannels] } ?? true, "conv1d: bias shape")
         let outLength = outputLength(inputLength: length, kernel: kernel, stride: stride, padding: padding)
         precondition(outLength > 0, "conv1d: input of \(length) steps is shorter than the kernel \(kernel)")
@@ -49,52 +80,59 @@ public enum Conv1d {
         let groupOut = outChannels / groups
         let patch = groupIn * kernel
         let blockRows = max(1, min(outLength, blockFloats / max(patch, 1)))
-        var out = Tensor(zeros: [batch, outLength, outChannels])
         var columns = [Float](repeating: 0, count: blockRows * patch)
 
-        x.data.withUnsafeBufferPointer { xp in
-            out.data.withUnsafeMutableBufferPointer { op in
-                columns.withUnsafeMutableBufferPointer { cp in
-                    let xBase = xp.baseAddress!, oBase = op.baseAddress!, col = cp.baseAddress!
-                    if let bias {
-                        for row in 0..<(batch * outLength) {
-                            (oBase + row * outChannels).update(from: bias.base, count: outChannels)
+        // Every value is written: the bias rows then the products (beta 1), or the products alone.
+        return Tensor(shape: [batch, outLength, outChannels]) { oBase, _ in
+            x.data.withUnsafeBufferPointer { xp in
+                weights.values.withUnsafeBufferPointer { wp in
+                    columns.withUnsafeMutableBufferPointer { cp in
+                        nonisolated(unsafe) let xBase = xp.baseAddress!, col = cp.baseAddress!
+                        if let bias {
+                            for row in 0..<(batch * outLength) {
+                                (oBase + row * outChannels).update(from: bias.base, count: outChannels)
+                            }
                         }
-                    }
-                    for b in 0..<batch {
-                        let input = xBase + b * length * inChannels
-                        let output = oBase + b * outLength * outChannels
-                        var start = 0
-                        while start < outLength {
-                            let rows = min(blockRows, outLength - start)
-                            for g in 0..<groups {
-                                // col[r][c * kernel + k] = x[(start + r) * stride - padding + k][g * groupIn + c],
-                                // the order of PyTorch's weight rows, so the weight is used as stored.
-                                for r in 0..<rows {
-                                    let dst = col + r * patch
-                                    let origin = (start + r) * stride - padding
-                                    for k in 0..<kernel {
-                                        let t = origin + k
-                                        if t < 0 || t >= length {
-                                            for c in 0..<groupIn { dst[c * kernel + k] = 0 }
-                                        } else {
-                                            let src = input + t * inChannels + g * groupIn
-                                            for c in 0..<groupIn { dst[c * kernel + k] = src[c] }
+                        for b in 0..<batch {
+                            let input = xBase + b * length * inChannels
+                            let output = oBase + b * outLength * outChannels
+                            var start = 0
+                            while start < outLength {
+                                let rows = min(blockRows, outLength - start)
+                                for g in 0..<groups {
+                                    // col[r][k * groupIn + c] = x[(start + r) * stride - padding + k][g * groupIn + c].
+                                    Parallel.forEach(count: rows, floatsPerItem: patch) { range in
+                                        for r in range {
+                                            let dst = col + r * patch
+                                            let origin = (start + r) * stride - padding
+                                            if groups == 1 && origin >= 0 && origin + kernel <= length {
+                                                // Without groups the whole window is one run of the input.
+                                                dst.update(from: input + origin * inChannels, count: patch)
+                                                continue
+                                            }
+                                            for k in 0..<kernel {
+                                                let t = origin + k
+                                                let to = dst + k * groupIn
+                                                if t < 0 || t >= length {
+                                                    to.update(repeating: 0, count: groupIn)
+                                                } else {
+                                                    to.update(from: input + t * inChannels + g * groupIn, count: groupIn)
+                                                }
+                                            }
                                         }
                                     }
+                                    Gemm.multiply(m: rows, n: groupOut, k: patch,
+                                                  a: col, lda: patch,
+                                                  b: wp.baseAddress! + g * groupOut * patch, ldb: patch, transposeB: true,
+                                                  c: output + start * outChannels + g * groupOut, ldc: outChannels,
+                                                  beta: bias == nil ? 0 : 1)
                                 }
-                                Gemm.multiply(m: rows, n: groupOut, k: patch,
-                                              a: col, lda: patch,
-                                              b: weight.base + g * groupOut * patch, ldb: patch, transposeB: true,
-                                              c: output + start * outChannels + g * groupOut, ldc: outChannels,
-                                              beta: bias == nil ? 0 : 1)
+                                start += rows
                             }
-                            start += rows
                         }
                     }
                 }
             }
         }
-        return out
     }
 }

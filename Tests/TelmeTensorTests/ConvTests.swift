@@ -73,7 +73,7 @@ import Testing
         weights.set("w", shape: weightShape, values: w)
         weights.set("b", shape: [c.outChannels], values: b)
         let x = Tensor(shape: [c.batch, c.length, c.inChannels], data: Self.values(c.batch * c.length * c.inChannels, seed: 3))
-        let y = Conv1d.forward(x, weight: try weights.weight("w"), bias: c.bias ? try weights.weight("b") : nil,
+        let y = Conv1d.forward(x, kernel: Conv1d.Kernel(try weights.weight("w")), bias: c.bias ? try weights.weight("b") : nil,
                                stride: c.stride, padding: c.padding, groups: c.groups, blockFloats: c.blockFloats)
         let outLength = Conv1d.outputLength(inputLength: c.length, kernel: c.kernel, stride: c.stride, padding: c.padding)
         #expect(y.shape == [c.batch, outLength, c.outChannels])
@@ -94,7 +94,7 @@ import Testing
         let weights = ArrayWeights()
         weights.set("w", shape: [4, 2, 3], values: (0..<24).map { (Float($0) - 11) / 7 })
         weights.set("b", shape: [4], values: [0.1, -0.2, 0.3, -0.4])
-        let y = Conv1d.forward(x, weight: try weights.weight("w"), bias: try weights.weight("b"),
+        let y = Conv1d.forward(x, kernel: Conv1d.Kernel(try weights.weight("w")), bias: try weights.weight("b"),
                                stride: 2, padding: 1, groups: 2)
         let torch: [Float] = [
             0.49285707, -0.02142857, -0.32142860, -1.92142856, -0.97142851, -0.73571438, 1.47857141, 3.02857161,
