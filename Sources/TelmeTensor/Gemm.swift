@@ -1,7 +1,18 @@
 internal import CBLAS
+import Synchronization
 
 /// Matrix products on whole batches, through OpenBLAS.
+///
+/// Products run one at a time in the process (a lock), each on all of OpenBLAS's threads,
+/// except inside `independently`, which runs many small products at once, one per thread.
 public enum Gemm {
+    /// Held for every product, and by `independently` for its whole run: while OpenBLAS is
+    /// switched to one thread there, no other product may start (it would run on one thread,
+    /// or, started on one of OpenBLAS's busy workers, wait for itself).
+    private static let gate = Mutex<Void>(())
+    /// The thread count of `setThreads` (0 until it is called: OpenBLAS's own default).
+    private static let configured = Atomic<Int>(0)
+
     /// `C = alpha * op(A) * op(B) + beta * C`, row-major, where op(X) is X or its transpose.
     /// A is m x k after op, B is k x n after op, C is m x n; `lda`, `ldb`, `ldc` are the row
     /// strides of the stored matrices.
@@ -15,19 +26,62 @@ public enum Gemm {
         alpha: Float = 1, beta: Float = 0
     ) {
         guard m > 0, n > 0 else { return }
+        gate.withLock { _ in
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
+                  c: c, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    }
+
+    /// Calls `body` on disjoint ranges of `0..<count` concurrently, as `Parallel.forEach` does,
+    /// with OpenBLAS set to one thread: the products of each range (`Part.multiply`) run on the
+    /// thread of that range. For many small independent products (attention heads), which
+    /// split poorly over threads one by one.
+    ///
+    /// The results do not depend on the thread count: every product runs on one thread.
+    static func independently(count: Int, floatsPerItem: Int, _ body: (Range<Int>, Part) -> Void) {
+        gate.withLock { _ in
+            let threads = Self.threads
+            configured.store(threads, ordering: .relaxed)  // `Parallel` reads it while OpenBLAS says 1
+            openblas_set_num_threads(1)
+            defer { openblas_set_num_threads(Int32(threads)) }
+            Parallel.forEach(count: count, floatsPerItem: floatsPerItem) { range in body(range, Part()) }
+        }
+    }
+
+    /// Products inside `independently` (which holds the lock for them).
+    struct Part {
+        fileprivate init() {}
+
+        func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      transposeB: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1) {
+            guard m > 0, n > 0 else { return }
+            sgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: false, b: b, ldb: ldb, transposeB: transposeB,
+                  c: c, ldc: ldc, alpha: alpha, beta: 0)
+        }
+    }
+
+    private static func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+                              b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Sets the number of threads OpenBLAS uses for every later product.
+    /// Sets the number of threads OpenBLAS (and so `Parallel`) uses for every later product.
     ///
     /// The corresponding C function is `openblas_set_num_threads`.
     public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+        gate.withLock { _ in
+            openblas_set_num_threads(Int32(max(1, count)))
+            configured.store(max(1, count), ordering: .relaxed)
+        }
     }
 
-    /// The number of threads OpenBLAS uses.
+    /// The number of threads products use (`setThreads`, else OpenBLAS's default).
     ///
     /// The corresponding C function is `openblas_get_num_threads`.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    public static var threads: Int {
+        let count = configured.load(ordering: .relaxed)
+        return count > 0 ? count : Int(openblas_get_num_threads())
+    }
 }

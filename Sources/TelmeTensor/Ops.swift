@@ -157,11 +157,9 @@ public enum Ops {
     /// becomes uniform over its `n` keys: that is what PyTorch gives with the finite mask
     /// HF models add (`finfo.min`), under which every masked score is the same number.
     public static func softmaxRows(_ p: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        Profile.measure("attention.softmax") {
-            nonisolated(unsafe) let base = p
-            Parallel.forEach(count: rows, floatsPerItem: n) { range in
-                for r in range { Kernels.softmax(base + r * n, n: n) }
-            }
+        nonisolated(unsafe) let base = p
+        Parallel.forEach(count: rows, floatsPerItem: n) { range in
+            for r in range { Kernels.softmax(base + r * n, n: n) }
         }
     }
 
@@ -209,31 +207,34 @@ public enum Ops {
                          "attention: key mask does not match batch \(batch) x \(seqK)")
             let s = scale ?? 1 / Float(headDim).squareRoot()
             guard batch > 0, seqQ > 0, seqK > 0, width > 0 else { return Tensor(zeros: [batch * seqQ, width]) }
-            var scores = [Float](repeating: 0, count: seqQ * seqK)
+            let maskedKeys = (0..<batch).map { b in keyMask.map { mask in mask[b].indices.filter { !mask[b][$0] } } ?? [] }
             // Every value is written: each head's `P V` (beta 0) fills its headDim columns.
             return Tensor(shape: [batch * seqQ, width]) { outBase, _ in
-                scores.withUnsafeMutableBufferPointer { sp in
-                    let scoreBase = sp.baseAddress!
-                    for b in 0..<batch {
-                        let masked = keyMask.map { mask in mask[b].indices.filter { !mask[b][$0] } } ?? []
-                        for h in 0..<heads {
+                nonisolated(unsafe) let out = outBase
+                // The (batch member, head) pairs are independent: split over the threads, with
+                // each pair's two products and softmax on one thread.
+                Gemm.independently(count: batch * heads, floatsPerItem: seqQ * (seqK + headDim)) { range, gemm in
+                    var scores = [Float](repeating: 0, count: seqQ * seqK)
+                    scores.withUnsafeMutableBufferPointer { sp in
+                        let scoreBase = sp.baseAddress!
+                        for item in range {
+                            let b = item / heads, h = item % heads
                             let qBase = q.base + b * seqQ * q.stride + h * headDim
                             let kBase = k.base + b * seqK * k.stride + h * headDim
                             let vBase = v.base + b * seqK * v.stride + h * headDim
-                            let oBase = outBase + b * seqQ * width + h * headDim
-                            Gemm.multiply(m: seqQ, n: seqK, k: headDim, a: qBase, lda: q.stride,
+                            let oBase = out + b * seqQ * width + h * headDim
+                            gemm.multiply(m: seqQ, n: seqK, k: headDim, a: qBase, lda: q.stride,
                                           b: kBase, ldb: k.stride, transposeB: true,
                                           c: scoreBase, ldc: seqK, alpha: s)
-                            if !masked.isEmpty {
+                            if !maskedKeys[b].isEmpty {
                                 for i in 0..<seqQ {
                                     let row = scoreBase + i * seqK
-                                    for j in masked { row[j] = -Float.infinity }
+                                    for j in maskedKeys[b] { row[j] = -Float.infinity }
                                 }
                             }
                             softmaxRows(scoreBase, rows: seqQ, n: seqK)
-                            Gemm.multiply(m: seqQ, n: headDim, k: seqK, a: scoreBase, lda: seqK,
-                                          b: vBase, ldb: v.stride,
-                                          c: oBase, ldc: width)
+                            gemm.multiply(m: seqQ, n: headDim, k: seqK, a: scoreBase, lda: seqK,
+                                          b: vBase, ldb: v.stride, c: oBase, ldc: width)
                         }
                     }
                 }

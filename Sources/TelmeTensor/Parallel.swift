@@ -14,8 +14,9 @@ import Glibc
 /// thread, the others on idle workers). Where the linked OpenBLAS has no such entry point
 /// (OpenMP or serial builds), libdispatch runs the parts.
 ///
-/// Bodies must not call `Gemm`: a product started on one of OpenBLAS's own workers would wait
-/// for that same worker.
+/// Bodies must not call `Gemm.multiply`: a product started on one of OpenBLAS's own workers
+/// would wait for that same worker (`Gemm.independently` is the way to run products in parts).
+/// A `forEach` inside a part runs inline, on that part's thread.
 enum Parallel {
     /// Below this many floats of work a job is not split (handing it over would cost more).
     static let minimumFloats = 1 << 15
@@ -25,7 +26,7 @@ enum Parallel {
     static func forEach(count: Int, floatsPerItem: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let threads = min(Gemm.threads, count)
-        guard threads > 1, count * max(floatsPerItem, 1) >= minimumFloats else {
+        guard threads > 1, count * max(floatsPerItem, 1) >= minimumFloats, pthread_getspecific(insidePart) == nil else {
             body(0..<count)
             return
         }
@@ -39,8 +40,20 @@ enum Parallel {
         }
     }
 
+    /// Set (non-nil) on a thread while it runs a part.
+    private static let insidePart: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
     /// Runs `part(0)` ... `part(parts - 1)` concurrently and returns when all are done.
-    private static func run(parts: Int, _ part: @escaping @Sendable (Int) -> Void) {
+    private static func run(parts: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let part: @Sendable (Int) -> Void = { index in
+            pthread_setspecific(insidePart, UnsafeRawPointer(bitPattern: 1))
+            defer { pthread_setspecific(insidePart, nil) }
+            body(index)
+        }
         guard let pool = OpenBLASPool.run else {
             DispatchQueue.concurrentPerform(iterations: parts, execute: part)
             return
