@@ -416,8 +416,7 @@ struct BenchReport: Encodable {
             self.seconds = seconds
             self.parts = parts.map { Part(name: $0.key, seconds: $0.value.seconds, calls: $0.value.calls) }
                 .sorted { $0.seconds > $1.seconds }
-            // Nested parts (`attention.softmax`) are inside their parent's time.
-            otherSeconds = seconds - self.parts.filter { !$0.name.contains(".") }.reduce(0) { $0 + $1.seconds }
+            otherSeconds = seconds - self.parts.reduce(0) { $0 + $1.seconds }
         }
     }
 

@@ -8,8 +8,7 @@ import Glibc
 /// started it (tests running beside it are not counted). Disabled, each operation pays one
 /// atomic load.
 ///
-/// Parts are flat: a part measured inside another (a name with a dot, `parent.child`) is
-/// listed as well as its parent, and the parents alone add up to at most the wall time.
+/// The measured operations never nest, so their times add up to at most the wall time.
 public enum Profile {
     private static let on = Atomic<Bool>(false)
     private static let totals = Mutex<(owner: pthread_t?, entries: [String: Entry])>((nil, [:]))
