@@ -117,7 +117,7 @@ public final class Timesformer {
             Dense(weight: try view("\(name).weight", [out, inDim]),
                   bias: bias ? try view("\(name).bias", [out]) : nil)
         }
-        // One h x h x h product per layer at load (about 70 ms for TimeSformer-base) saves one
+        // One h x h x h product per layer at load (about 0.1 s for TimeSformer-base) saves one
         // (frames * patches) x h x h product per layer and clip (5.6 % of the encoder's work).
         let derived = self.derived
         func fusedProjection(first: Dense, then second: Dense, name: String) throws -> Dense {

@@ -10,8 +10,9 @@ public enum Gemm {
     /// switched to one thread there, no other product may start (it would run on one thread,
     /// or, started on one of OpenBLAS's busy workers, wait for itself).
     private static let gate = Mutex<Void>(())
-    /// The thread count of `setThreads` (0 until it is called: OpenBLAS's own default).
-    private static let configured = Atomic<Int>(0)
+    /// The thread count of `setThreads`; until it is called, OpenBLAS's own default. Kept here
+    /// because `independently` switches OpenBLAS itself to one thread for a while.
+    private static let configured = Atomic<Int>(Int(openblas_get_num_threads()))
 
     /// `C = alpha * op(A) * op(B) + beta * C`, row-major, where op(X) is X or its transpose.
     /// A is m x k after op, B is k x n after op, C is m x n; `lda`, `ldb`, `ldc` are the row
@@ -41,7 +42,6 @@ public enum Gemm {
     static func independently(count: Int, floatsPerItem: Int, _ body: (Range<Int>, Part) -> Void) {
         gate.withLock { _ in
             let threads = Self.threads
-            configured.store(threads, ordering: .relaxed)  // `Parallel` reads it while OpenBLAS says 1
             openblas_set_num_threads(1)
             defer { openblas_set_num_threads(Int32(threads)) }
             Parallel.forEach(count: count, floatsPerItem: floatsPerItem) { range in body(range, Part()) }
@@ -78,10 +78,5 @@ public enum Gemm {
     }
 
     /// The number of threads products use (`setThreads`, else OpenBLAS's default).
-    ///
-    /// The corresponding C function is `openblas_get_num_threads`.
-    public static var threads: Int {
-        let count = configured.load(ordering: .relaxed)
-        return count > 0 ? count : Int(openblas_get_num_threads())
-    }
+    public static var threads: Int { configured.load(ordering: .relaxed) }
 }

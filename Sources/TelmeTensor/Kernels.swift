@@ -5,9 +5,9 @@
 /// The code uses the portable SIMD types only (no CPU-specific instructions), so it runs on
 /// any x86-64 or arm64 machine.
 enum Kernels {
-    /// The vector the kernels work on. Sixteen lanes, although x86-64's baseline has 4-lane
-    /// registers: a polynomial on one register is a chain of dependent multiply-adds, bound by
-    /// their latency; four registers' chains run interleaved (GELU and exp ran 2-3x faster).
+    /// The vector the kernels work on: eight lanes, two of x86-64's baseline 4-lane registers,
+    /// whose chains of multiply-adds interleave. Sixteen lanes made exp 3x slower (the standard
+    /// library's generic mask operations were not inlined for them).
     typealias Lanes = SIMD8<Float>
     typealias LaneMask = SIMDMask<SIMD8<Int32>>
     typealias LaneBits = SIMD8<Int32>
@@ -46,7 +46,7 @@ enum Kernels {
         // Both pieces on every lane, then a choice per lane: most vectors mix the two, and a
         // branch on them was slower.
         let sum = erfNearZero(a, positive: positive, near: near)
-            .replacing(with: erfcFar(a, positive: positive), where: .!near)
+            .replacing(with: erfcFar(a, positive: positive, near: near), where: .!near)
         return 0.5 * x * sum
     }
 
@@ -80,10 +80,10 @@ enum Kernels {
         return (1 - small).replacing(with: 1 + small, where: positive)
     }
 
-    /// `1 + erf(u)` for `a = |u| > 1`, from `erfc(a)` (0 beyond 4).
+    /// `1 + erf(u)` for `a = |u| > 1`, from `erfc(a)` (0 beyond 4; `near` lanes clamped, their
+    /// value unused).
     @inline(__always)
-    static func erfcFar(_ a: Lanes, positive: LaneMask) -> Lanes {
-        let near = a .<= 1
+    static func erfcFar(_ a: Lanes, positive: LaneMask, near: LaneMask) -> Lanes {
         let clamped = a.replacing(with: 1, where: near).replacing(with: 4, where: a .> 4)
         let t = (clamped * 2 - 5) * (1.0 / 3.0)
         // The degree-16 polynomial (coefficients from degree 0 up) in two Estrin halves.
