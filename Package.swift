@@ -17,13 +17,15 @@ let package = Package(
     targets: [
         // C libraries, found with pkg-config.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN 2.x (Debian's libdnnl-dev, no pkg-config file) and GNU OpenMP, which it runs on.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat", providers: [
             .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswresample-dev", "libswscale-dev"]),
         ]),
 
         // Maths: tensors, matrix products, the elementwise kernels around them.
-        .target(name: "TelmeTensor", dependencies: ["CBLAS"]),
+        .target(name: "TelmeTensor", dependencies: ["CBLAS", "CDNNL"]),
         // The networks: configs, tensor layouts, RoBERTa / data2vec-audio / TimeSformer, TelME heads, ASF.
         .target(name: "TelmeModels", dependencies: ["TelmeTensor"]),
         // Byte-level BPE and the TelME teacher prompt.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages telme builds against, when any is missing.
 set -euo pipefail
-packages=(pkg-config libopenblas-dev libhdf5-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev)
+packages=(pkg-config libopenblas-dev libdnnl-dev libhdf5-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -74,8 +74,7 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "Utterances per teacher batch, within one dialogue (does not change results).")
     var batchSize: Int = 8
 
-    @Option(help: "Threads for the matrix products.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var compute: ComputeOptions
 
     @Flag(help: "Show progress on stderr even when it is not a terminal.")
     var progress = false
@@ -96,7 +95,6 @@ struct Annotate: AsyncParsableCommand {
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         if let sampleRate, sampleRate < 1000 || sampleRate > 384_000 {
             throw ValidationError("--sample-rate must be between 1000 and 384000 Hz")
         }
@@ -189,7 +187,7 @@ struct Annotate: AsyncParsableCommand {
 
     func run() async throws {
         let started = Date()
-        Gemm.setThreads(threads)
+        let computeInfo = try compute.apply()
         let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model))
         let description = try description(for: file.model)
         let settings = settings(for: file.model)
@@ -214,7 +212,7 @@ struct Annotate: AsyncParsableCommand {
             corpus: .init(path: corpus.file, layout: corpus.layout.rawValue, utterances: corpus.utterances.count,
                           digest: RunPlan.digest(of: corpus), media: media, dialogueGap: dialogueGap,
                           textOnly: textOnly, allowOutsideRoot: allowOutsideRoot),
-            formats: formats, batchSize: batchSize, threads: threads, shard: shard, state: .running, units: mine.count)
+            formats: formats, batchSize: batchSize, threads: compute.threads, compute: computeInfo, shard: shard, state: .running, units: mine.count)
 
         // The folder: locked, then continued when it holds this very run, started afresh when
         // it holds none (or --overwrite), refused when it holds another.

@@ -3,6 +3,7 @@ import Foundation
 import TelmeFormat
 import TelmeModels
 import TelmeTensor
+import TelmePipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,8 +29,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "The converted model (.telme).")
     var model: String
 
-    @Option(help: "Threads for the matrix products.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var compute: ComputeOptions
 
     @Option(name: .customLong("repeat"), help: "Timed runs of each figure (the median is reported).")
     var repeats: Int = 5
@@ -56,7 +56,6 @@ struct Bench: AsyncParsableCommand {
     var jsonOut: String?
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0") }
         guard square >= 1 else { throw ValidationError("--square must be at least 1") }
@@ -76,7 +75,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        Gemm.setThreads(threads)
+        let computeInfo = try compute.apply()
         let timing = BenchTiming(repeats: repeats, warmup: warmup)
         let start = ContinuousClock.now
         let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model))
@@ -113,7 +112,7 @@ struct Bench: AsyncParsableCommand {
         }
 
         let report = BenchReport(
-            tool: "telme", version: TelmeVersion.string, machine: .current(threads: threads),
+            tool: "telme", version: TelmeVersion.string, machine: .current(compute: computeInfo),
             repeats: repeats, warmup: warmup,
             model: .init(path: file.url.path, dtype: file.dtype.rawValue, fileBytes: file.fileSize,
                          parameters: file.parameterCount, openSeconds: (opened - start).seconds,
@@ -164,31 +163,44 @@ struct BenchTiming {
 
     /// `cblas_sgemm` on `shape` (row-major, values in [-1, 1]): seconds per call (the median
     /// of `repeats` samples of enough calls to last `minimumSample`) and GFLOP/s.
+    /// The rate of each library on one product shape: OpenBLAS's `cblas_sgemm`, and oneDNN's
+    /// packed matmul (a dense layer's, for B transposed) or `dnnl_sgemm`.
     func sgemm(_ shape: MatmulShape) -> BenchReport.Sgemm {
         let a = Self.values(shape.m * shape.k, seed: 1)
         let b = Self.values(shape.k * shape.n, seed: 2)
         var c = [Float](repeating: 0, count: shape.m * shape.n)
-        let calls = a.withUnsafeBufferPointer { ap in
+        func rate(_ once: () -> Void) -> Double {
+            // Warm-up, and how many calls one sample needs.
+            let single = BenchTiming(repeats: 1, warmup: max(1, warmup)).measure(once)[0]
+            let loops = max(1, min(1_000_000, Int((Self.minimumSample / max(single, 1e-9)).rounded(.up))))
+            let seconds = BenchTiming(repeats: repeats, warmup: 0).measure {
+                for _ in 0..<loops { once() }
+            }.map { $0 / Double(loops) }.median
+            return shape.flops / seconds / 1e9
+        }
+        let rates = a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
                     let (aBase, bBase, cBase) = (ap.baseAddress!, bp.baseAddress!, cp.baseAddress!)
-                    let once = {
-                        Gemm.multiply(m: shape.m, n: shape.n, k: shape.k, a: aBase, lda: shape.k,
-                                      b: bBase, ldb: shape.transposeB ? shape.k : shape.n,
-                                      transposeB: shape.transposeB, c: cBase, ldc: shape.n)
+                    return Backend.allCases.map { backend in
+                        if backend == .onednn && shape.transposeB {
+                            let layer = Linear(weight: WeightView(shape: [shape.n, shape.k], base: bBase), bias: nil,
+                                               backend: .onednn)
+                            let x = Tensor(shape: [shape.m, shape.k], data: a)
+                            return rate { _ = layer(x) }
+                        }
+                        return rate {
+                            Gemm.multiply(m: shape.m, n: shape.n, k: shape.k, a: aBase, lda: shape.k,
+                                          b: bBase, ldb: shape.transposeB ? shape.k : shape.n,
+                                          transposeB: shape.transposeB, c: cBase, ldc: shape.n, backend: backend)
+                        }
                     }
-                    // Warm-up, and how many calls one sample needs.
-                    let single = BenchTiming(repeats: 1, warmup: max(1, warmup)).measure(once)[0]
-                    let loops = max(1, min(1_000_000, Int((Self.minimumSample / max(single, 1e-9)).rounded(.up))))
-                    return BenchTiming(repeats: repeats, warmup: 0).measure {
-                        for _ in 0..<loops { once() }
-                    }.map { $0 / Double(loops) }
                 }
             }
         }
-        let seconds = calls.median
-        return .init(m: shape.m, n: shape.n, k: shape.k, transposeB: shape.transposeB, seconds: seconds,
-                     gflops: shape.flops / seconds / 1e9)
+        let best = rates.max()!
+        return .init(m: shape.m, n: shape.n, k: shape.k, transposeB: shape.transposeB, seconds: shape.flops / best / 1e9,
+                     gflops: best, openblasGflops: rates[0], onednnGflops: rates[1])
     }
 
     /// Deterministic values in [-1, 1].
@@ -315,13 +327,11 @@ struct BenchHeads {
 /// What `telme bench` measured; its JSON keys are snake_case.
 struct BenchReport: Encodable {
     struct Machine: Encodable {
-        var cpu: String
+        /// The CPU, its flags, and the kernels each library runs on it.
+        var platform: Platform
         var logicalCores: Int
-        /// cpuid flags of /proc/cpuinfo that matter for sgemm and bf16.
-        var cpuFlags: [String: Bool]
-        var openblasCore: String?
-        var openblasConfig: String?
-        var threads: Int
+        /// The backend and precision of the encoders' runs.
+        var compute: ComputeInfo
     }
 
     struct Model: Encodable {
@@ -341,9 +351,12 @@ struct BenchReport: Encodable {
     struct Sgemm: Encodable {
         var m, n, k: Int
         var transposeB: Bool
-        /// Median seconds per call.
+        /// Median seconds per call of the faster library.
         var seconds: Double
+        /// The faster library's rate: the best GEMM rate of this run on this shape.
         var gflops: Double
+        var openblasGflops: Double
+        var onednnGflops: Double
     }
 
     /// One matrix-product shape of an encoder, `count` times per run.
@@ -447,19 +460,22 @@ struct BenchReport: Encodable {
 
     func table() -> String {
         func f(_ format: String, _ args: CVarArg...) -> String { String(format: format, arguments: args) }
-        let flags = machine.cpuFlags.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value ? "yes" : "no")" }
+        let p = machine.platform
         var lines = [
-            "\(machine.cpu), \(machine.logicalCores) logical cores; \(flags.joined(separator: ", "))",
-            "OpenBLAS core \(machine.openblasCore ?? "?"), \(machine.threads) threads; median of \(repeats) after \(warmup) warm-up",
+            "\(p.cpu), \(machine.logicalCores) logical cores; \(p.flags.joined(separator: " "))",
+            "\(p.openblas.name) \(p.openblas.version) (\(p.openblas.kernels)), \(p.onednn.name) \(p.onednn.version) (\(p.onednn.kernels))",
+            "encoders on \(machine.compute.kernels), \(machine.compute.precision.rawValue), \(machine.compute.threads) threads; "
+                + "median of \(repeats) after \(warmup) warm-up",
             f("model %@ (%@, %.0f MiB): open %.3f s, build %.3f s, first utterance %.2f s (%@)",
               model.path, model.dtype, Double(model.fileBytes) / 1048576, model.openSeconds, model.buildSeconds,
               model.firstUtteranceSeconds, model.firstUtterance),
             "",
-            "sgemm (row-major, B transposed unless noted)      ms/call   GFLOP/s",
+            "GEMM (row-major, B transposed unless noted)     GFLOP/s: OpenBLAS   oneDNN     best ms/call",
         ]
         for s in sgemm {
             let label = "\(s.m)x\(s.n)x\(s.k)" + (s.transposeB ? "" : " (B not transposed)")
-            lines.append(label.padding(toLength: 46, withPad: " ", startingAt: 0) + f("%10.3f %9.1f", s.seconds * 1e3, s.gflops))
+            lines.append(label.padding(toLength: 46, withPad: " ", startingAt: 0)
+                         + f("%18.1f %8.1f %14.3f", s.openblasGflops, s.onednnGflops, s.seconds * 1e3))
         }
         lines += ["", "encoder   input                  GFLOP   median s   min s  GFLOP/s  sgemm on shapes  fraction  of square"]
         for e in encoders {
@@ -484,33 +500,8 @@ struct BenchReport: Encodable {
 }
 
 extension BenchReport.Machine {
-    /// This machine: /proc/cpuinfo and OpenBLAS's own identification, looked up at run time
-    /// (`openblas_get_corename`, `openblas_get_config` of the library telme links).
-    static func current(threads: Int) -> Self {
-        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        func field(_ name: String) -> String? {
-            info.split(separator: "\n").first { $0.hasPrefix(name) }
-                .flatMap { $0.split(separator: ":", maxSplits: 1).last }
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-        }
-        let present = Set((field("flags") ?? "").split(separator: " ").map(String.init))
-        let flags = Dictionary(uniqueKeysWithValues: ["avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"].map {
-            ($0, present.contains($0))
-        })
-        return .init(cpu: field("model name") ?? "unknown", logicalCores: ProcessInfo.processInfo.activeProcessorCount,
-                     cpuFlags: flags, openblasCore: openBLASString("openblas_get_corename"),
-                     openblasConfig: openBLASString("openblas_get_config"), threads: threads)
-    }
-
-    /// The string an OpenBLAS `char *f(void)` function returns, or nil when it is absent.
-    private static func openBLASString(_ symbol: String) -> String? {
-        #if canImport(Glibc)
-        guard let handle = dlopen(nil, RTLD_NOW), let address = dlsym(handle, symbol) else { return nil }
-        typealias Getter = @convention(c) () -> UnsafePointer<CChar>?
-        return unsafeBitCast(address, to: Getter.self)().map { String(cString: $0).trimmingCharacters(in: .whitespaces) }
-        #else
-        return nil
-        #endif
+    static func current(compute: ComputeInfo) -> Self {
+        .init(platform: .current, logicalCores: ProcessInfo.processInfo.activeProcessorCount, compute: compute)
     }
 }
 

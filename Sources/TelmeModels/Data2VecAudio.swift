@@ -51,9 +51,9 @@ public final class Data2VecAudio: Sendable {
     }
 
     struct EncoderLayer {
-        var qWeight, qBias, kWeight, kBias, vWeight, vBias, outWeight, outBias: WeightView
+        var q, k, v, out: Linear
         var normWeight, normBias: WeightView
-        var intermediateWeight, intermediateBias, outputWeight, outputBias: WeightView
+        var intermediate, output: Linear
         var finalNormWeight, finalNormBias: WeightView
     }
 
@@ -63,7 +63,8 @@ public final class Data2VecAudio: Sendable {
 
     let weights: any WeightSource
     let convLayers: [ConvLayer]
-    let projectionNormWeight, projectionNormBias, projectionWeight, projectionBias: WeightView
+    let projectionNormWeight, projectionNormBias: WeightView
+    let projection: Linear
     let positionLayers: [PositionLayer]
     let encoderNormWeight, encoderNormBias: WeightView
     let layers: [EncoderLayer]
@@ -96,8 +97,7 @@ public final class Data2VecAudio: Sendable {
         let features = inChannels
         projectionNormWeight = try weights.weight("\(prefix)feature_projection.layer_norm.weight", shape: [features])
         projectionNormBias = try weights.weight("\(prefix)feature_projection.layer_norm.bias", shape: [features])
-        projectionWeight = try weights.weight("\(prefix)feature_projection.projection.weight", shape: [h, features])
-        projectionBias = try weights.weight("\(prefix)feature_projection.projection.bias", shape: [h])
+        projection = try Linear(weights, "\(prefix)feature_projection.projection", out: h, in: features, quantisable: true)
 
         let groupWidth = h / config.numConvPosEmbeddingGroups
         positionLayers = try (0..<config.numConvPosEmbeddings).map { i in
@@ -112,16 +112,15 @@ public final class Data2VecAudio: Sendable {
         layers = try (0..<config.numHiddenLayers).map { i in
             let p = "\(prefix)encoder.layers.\(i)"
             func w(_ name: String, _ shape: [Int]) throws -> WeightView { try weights.weight("\(p).\(name)", shape: shape) }
+            func dense(_ name: String, out: Int, in inDim: Int) throws -> Linear {
+                try Linear(weights, "\(p).\(name)", out: out, in: inDim, quantisable: true)
+            }
             return EncoderLayer(
-                qWeight: try w("attention.q_proj.weight", [h, h]), qBias: try w("attention.q_proj.bias", [h]),
-                kWeight: try w("attention.k_proj.weight", [h, h]), kBias: try w("attention.k_proj.bias", [h]),
-                vWeight: try w("attention.v_proj.weight", [h, h]), vBias: try w("attention.v_proj.bias", [h]),
-                outWeight: try w("attention.out_proj.weight", [h, h]), outBias: try w("attention.out_proj.bias", [h]),
+                q: try dense("attention.q_proj", out: h, in: h), k: try dense("attention.k_proj", out: h, in: h),
+                v: try dense("attention.v_proj", out: h, in: h), out: try dense("attention.out_proj", out: h, in: h),
                 normWeight: try w("layer_norm.weight", [h]), normBias: try w("layer_norm.bias", [h]),
-                intermediateWeight: try w("feed_forward.intermediate_dense.weight", [f, h]),
-                intermediateBias: try w("feed_forward.intermediate_dense.bias", [f]),
-                outputWeight: try w("feed_forward.output_dense.weight", [h, f]),
-                outputBias: try w("feed_forward.output_dense.bias", [h]),
+                intermediate: try dense("feed_forward.intermediate_dense", out: f, in: h),
+                output: try dense("feed_forward.output_dense", out: h, in: f),
                 finalNormWeight: try w("final_layer_norm.weight", [h]), finalNormBias: try w("final_layer_norm.bias", [h]))
         }
 
@@ -209,7 +208,7 @@ public final class Data2VecAudio: Sendable {
 
         let eps = Float(config.layerNormEps)
         Ops.layerNorm(&x, weight: projectionNormWeight, bias: projectionNormBias, eps: eps)
-        var hidden = Ops.linear(x, weight: projectionWeight, bias: projectionBias)
+        var hidden = projection(x)
 
         Ops.add(&hidden, positionEmbedding(hidden))
         Ops.layerNorm(&hidden, weight: encoderNormWeight, bias: encoderNormBias, eps: eps)
@@ -242,9 +241,9 @@ public final class Data2VecAudio: Sendable {
     func encoderLayer(_ layer: EncoderLayer, _ input: Tensor, firstFrameOnly: Bool) -> Tensor {
         let batch = input.shape[0], length = input.shape[1]
         let residual = firstFrameOnly ? Self.firstFrames(input) : input
-        var q = Ops.linear(residual, weight: layer.qWeight, bias: layer.qBias)
-        let k = Ops.linear(input, weight: layer.kWeight, bias: layer.kBias)
-        let v = Ops.linear(input, weight: layer.vWeight, bias: layer.vBias)
+        var q = layer.q(residual)
+        let k = layer.k(input)
+        let v = layer.v(input)
         // HF scales the projected queries (not the scores) by head_dim^-0.5.
         let headDim = config.hiddenSize / config.numAttentionHeads
         let scaling = Float(1 / Double(headDim).squareRoot())
@@ -254,11 +253,11 @@ public final class Data2VecAudio: Sendable {
         let context = Ops.attention(q: q, k: k, v: v, batch: batch, seqQ: q.shape[1], seqK: length,
                                     heads: config.numAttentionHeads, scale: 1)
         let eps = Float(config.layerNormEps)
-        var x = Ops.linear(context, weight: layer.outWeight, bias: layer.outBias)
+        var x = layer.out(context)
         Ops.addLayerNorm(&x, residual: residual, weight: layer.normWeight, bias: layer.normBias, eps: eps)
-        var ff = Ops.linear(x, weight: layer.intermediateWeight, bias: layer.intermediateBias)
+        var ff = layer.intermediate(x)
         Ops.gelu(&ff)
-        var y = Ops.linear(ff, weight: layer.outputWeight, bias: layer.outputBias)
+        var y = layer.output(ff)
         Ops.addLayerNorm(&y, residual: x, weight: layer.finalNormWeight, bias: layer.finalNormBias, eps: eps)
         return y
     }

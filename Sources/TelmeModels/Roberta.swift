@@ -96,13 +96,13 @@ public struct RobertaLayer: Sendable {
     public init(config c: RobertaConfig, weights: any WeightSource, prefix: String, index: Int) throws {
         let p = "\(prefix)encoder.layer.\(index)"
         let h = c.hiddenSize
-        query = try Linear(weights, "\(p).attention.self.query", out: h, in: h)
-        key = try Linear(weights, "\(p).attention.self.key", out: h, in: h)
-        value = try Linear(weights, "\(p).attention.self.value", out: h, in: h)
-        attentionOutput = try Linear(weights, "\(p).attention.output.dense", out: h, in: h)
+        query = try Linear(weights, "\(p).attention.self.query", out: h, in: h, quantisable: true)
+        key = try Linear(weights, "\(p).attention.self.key", out: h, in: h, quantisable: true)
+        value = try Linear(weights, "\(p).attention.self.value", out: h, in: h, quantisable: true)
+        attentionOutput = try Linear(weights, "\(p).attention.output.dense", out: h, in: h, quantisable: true)
         attentionLayerNorm = try LayerNorm(weights, "\(p).attention.output.LayerNorm", width: h, eps: c.layerNormEps)
-        intermediate = try Linear(weights, "\(p).intermediate.dense", out: c.intermediateSize, in: h)
-        output = try Linear(weights, "\(p).output.dense", out: h, in: c.intermediateSize)
+        intermediate = try Linear(weights, "\(p).intermediate.dense", out: c.intermediateSize, in: h, quantisable: true)
+        output = try Linear(weights, "\(p).output.dense", out: h, in: c.intermediateSize, quantisable: true)
         outputLayerNorm = try LayerNorm(weights, "\(p).output.LayerNorm", width: h, eps: c.layerNormEps)
         heads = c.numAttentionHeads
     }

@@ -40,30 +40,25 @@ public final class Timesformer {
         let bias: WeightView
     }
 
-    private struct Dense {
-        let weight: WeightView
-        let bias: WeightView?
-    }
-
     private struct Layer {
         let temporalNorm: Norm
-        let temporalQKV: Dense
+        let temporalQKV: Linear
         /// HF's temporal attention output dense followed by `temporal_dense`, with nothing
         /// between them, as one dense layer: `Wd (Wo x + bo) + bd = (Wd Wo) x + (Wd bo + bd)`.
-        let temporalProjection: Dense
+        let temporalProjection: Linear
         let normBefore: Norm
-        let qkv: Dense
-        let attentionOutput: Dense
+        let qkv: Linear
+        let attentionOutput: Linear
         let normAfter: Norm
-        let intermediate: Dense
-        let output: Dense
+        let intermediate: Linear
+        let output: Linear
     }
 
     private let clsToken: WeightView
     private let positionEmbeddings: WeightView
     private let timeEmbeddings: WeightView
-    private let patchWeight: WeightView
-    private let patchBias: WeightView
+    /// The patch embedding's conv as a dense layer on flattened patches (`hidden x (c p p)`).
+    private let patchProjection: Linear
     private let layers: [Layer]
     private let finalNorm: Norm
 
@@ -113,14 +108,15 @@ public final class Timesformer {
         func norm(_ name: String) throws -> Norm {
             Norm(weight: try view("\(name).weight", [h]), bias: try view("\(name).bias", [h]))
         }
-        func dense(_ name: String, out: Int, in inDim: Int, bias: Bool = true) throws -> Dense {
-            Dense(weight: try view("\(name).weight", [out, inDim]),
-                  bias: bias ? try view("\(name).bias", [out]) : nil)
+        func dense(_ name: String, out: Int, in inDim: Int, bias: Bool = true) throws -> Linear {
+            try Linear(weights, prefix + name, out: out, in: inDim, bias: bias, quantisable: true)
         }
         // One h x h x h product per layer at load (about 0.1 s for TimeSformer-base) saves one
         // (frames * patches) x h x h product per layer and clip (5.6 % of the encoder's work).
         let derived = self.derived
-        func fusedProjection(first: Dense, then second: Dense, name: String) throws -> Dense {
+        func fusedProjection(first firstName: String, then secondName: String, name: String) throws -> Linear {
+            let first = (weight: try view("\(firstName).weight", [h, h]), bias: try view("\(firstName).bias", [h]))
+            let second = (weight: try view("\(secondName).weight", [h, h]), bias: try view("\(secondName).bias", [h]))
             var weight = [Float](repeating: 0, count: h * h)
             var bias = [Float](repeating: 0, count: h)
             weight.withUnsafeMutableBufferPointer { w in
@@ -128,24 +124,24 @@ public final class Timesformer {
                               c: w.baseAddress!, ldc: h)
             }
             bias.withUnsafeMutableBufferPointer { b in
-                if let secondBias = second.bias { b.baseAddress!.update(from: secondBias.base, count: h) }
-                if let firstBias = first.bias {
-                    Gemm.multiply(m: 1, n: h, k: h, a: firstBias.base, lda: h, b: second.weight.base, ldb: h,
-                                  transposeB: true, c: b.baseAddress!, ldc: h, beta: 1)
-                }
+                b.baseAddress!.update(from: second.bias.base, count: h)
+                Gemm.multiply(m: 1, n: h, k: h, a: first.bias.base, lda: h, b: second.weight.base, ldb: h,
+                              transposeB: true, c: b.baseAddress!, ldc: h, beta: 1)
             }
             derived.set("\(name).weight", shape: [h, h], values: weight)
             derived.set("\(name).bias", shape: [h], values: bias)
-            return Dense(weight: try derived.weight("\(name).weight", shape: [h, h]),
-                         bias: try derived.weight("\(name).bias", shape: [h]))
+            return Linear(weight: try derived.weight("\(name).weight", shape: [h, h]),
+                          bias: try derived.weight("\(name).bias", shape: [h]), quantisable: true)
         }
 
         clsToken = try view("embeddings.cls_token", [1, 1, h])
         positionEmbeddings = try view("embeddings.position_embeddings", [1, side * side + 1, h])
         timeEmbeddings = try view("embeddings.time_embeddings", [1, config.numFrames, h])
-        patchWeight = try view("embeddings.patch_embeddings.projection.weight",
-                               [h, config.numChannels, config.patchSize, config.patchSize])
-        patchBias = try view("embeddings.patch_embeddings.projection.bias", [h])
+        let patchWeight = try view("embeddings.patch_embeddings.projection.weight",
+                                   [h, config.numChannels, config.patchSize, config.patchSize])
+        patchProjection = Linear(
+            weight: WeightView(shape: [h, config.numChannels * config.patchSize * config.patchSize], base: patchWeight.base),
+            bias: try view("embeddings.patch_embeddings.projection.bias", [h]))
         layers = try (0..<config.numHiddenLayers).map { i in
             let p = "encoder.layer.\(i)"
             return Layer(
@@ -153,8 +149,8 @@ public final class Timesformer {
                 temporalQKV: try dense("\(p).temporal_attention.attention.qkv", out: 3 * h, in: h,
                                        bias: config.qkvBias),
                 temporalProjection: try fusedProjection(
-                    first: try dense("\(p).temporal_attention.output.dense", out: h, in: h),
-                    then: try dense("\(p).temporal_dense", out: h, in: h), name: "\(p).temporal_projection"),
+                    first: "\(p).temporal_attention.output.dense", then: "\(p).temporal_dense",
+                    name: "\(p).temporal_projection"),
                 normBefore: try norm("\(p).layernorm_before"),
                 qkv: try dense("\(p).attention.attention.qkv", out: 3 * h, in: h, bias: config.qkvBias),
                 attentionOutput: try dense("\(p).attention.output.dense", out: h, in: h),
@@ -249,8 +245,7 @@ public final class Timesformer {
                 }
             }
         }
-        let flatWeight = WeightView(shape: [h, patchLength], base: patchWeight.base)
-        let patches = Ops.linear(columns, weight: flatWeight, bias: patchBias)
+        let patches = patchProjection(columns)
 
         var states = Tensor(zeros: [batch, tokensPerClip, h])
         patches.data.withUnsafeBufferPointer { pp in
@@ -362,17 +357,17 @@ public final class Timesformer {
     private func feedForward(_ x: Tensor, _ layer: Layer) -> Tensor {
         var y = x
         Ops.layerNorm(&y, weight: layer.normAfter.weight, bias: layer.normAfter.bias, eps: eps)
-        y = Ops.linear(y, weight: layer.intermediate.weight, bias: layer.intermediate.bias)
+        y = layer.intermediate(y)
         Ops.gelu(&y)
-        return Ops.linear(y, weight: layer.output.weight, bias: layer.output.bias)
+        return layer.output(y)
     }
 
     /// HF `TimeSformerAttention` on `sequences` contiguous sequences of `length` rows: the
     /// fused qkv projection (columns q | k | v, heads side by side in each), scaled
     /// dot-product attention per head, and the output dense.
-    private func selfAttention(_ x: Tensor, qkv: Dense, output: Dense, sequences: Int, length: Int) -> Tensor {
+    private func selfAttention(_ x: Tensor, qkv: Linear, output: Linear, sequences: Int, length: Int) -> Tensor {
         let h = hidden
-        let projected = Ops.linear(x, weight: qkv.weight, bias: qkv.bias)
+        let projected = qkv(x)
         // q, k and v are read in place from the fused projection (row stride 3h).
         let context = projected.data.withUnsafeBufferPointer { pp in
             let base = pp.baseAddress!
@@ -380,7 +375,7 @@ public final class Timesformer {
                                  v: StridedRows(base + 2 * h, stride: 3 * h), width: h, batch: sequences,
                                  seqQ: length, seqK: length, heads: config.numAttentionHeads)
         }
-        return Ops.linear(context, weight: output.weight, bias: output.bias)
+        return output(context)
     }
 
     // MARK: - Row copies

@@ -1,9 +1,11 @@
 internal import CBLAS
 import Synchronization
 
-/// Matrix products on whole batches, through OpenBLAS.
+/// Plain matrix products (attention's, the convolutions'), through the backend in force
+/// (`Compute.backend`): OpenBLAS's `cblas_sgemm` or oneDNN's `dnnl_sgemm`. Dense layers with
+/// packed weights (`PackedDense`) take the same lock.
 ///
-/// Products run one at a time in the process (a lock), each on all of OpenBLAS's threads,
+/// Products run one at a time in the process (a lock), each on all of the backend's threads,
 /// except inside `independently`, which runs many small products at once, one per thread.
 public enum Gemm {
     /// Held for every product, and by `independently` for its whole run: while OpenBLAS is
@@ -18,19 +20,24 @@ public enum Gemm {
     /// A is m x k after op, B is k x n after op, C is m x n; `lda`, `ldb`, `ldc` are the row
     /// strides of the stored matrices.
     ///
-    /// The corresponding C function is `cblas_sgemm`.
+    /// The corresponding C functions are `cblas_sgemm` and `dnnl_sgemm`.
     public static func multiply(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
         c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float = 1, beta: Float = 0
+        alpha: Float = 1, beta: Float = 0, backend: Backend = Compute.backend
     ) {
         guard m > 0, n > 0 else { return }
         gate.withLock { _ in
             sgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
-                  c: c, ldc: ldc, alpha: alpha, beta: beta)
+                  c: c, ldc: ldc, alpha: alpha, beta: beta, backend: backend)
         }
+    }
+
+    /// Runs `body` (a oneDNN primitive) while no other product runs.
+    static func exclusively(_ body: () -> Void) {
+        gate.withLock { _ in body() }
     }
 
     /// Calls `body` on disjoint ranges of `0..<count` concurrently, as `Parallel.forEach` does,
@@ -56,20 +63,28 @@ public enum Gemm {
                       transposeB: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1) {
             guard m > 0, n > 0 else { return }
             sgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: false, b: b, ldb: ldb, transposeB: transposeB,
-                  c: c, ldc: ldc, alpha: alpha, beta: 0)
+                  c: c, ldc: ldc, alpha: alpha, beta: 0, backend: Compute.backend)
         }
     }
 
     private static func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
                               b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
-                              c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+                              c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+                              backend: Backend) {
+        if backend == .onednn {
+            OneDNN.sgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+                         transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
+            return
+        }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Sets the number of threads OpenBLAS (and so `Parallel`) uses for every later product.
+    /// Sets the number of threads OpenBLAS, OpenMP (oneDNN's) and so `Parallel` use for every
+    /// later product.
     ///
-    /// The corresponding C function is `openblas_set_num_threads`.
+    /// The corresponding C function is `openblas_set_num_threads`; OpenMP's count is set on
+    /// each thread that starts oneDNN work (`OneDNN.Threads.prepareCaller`).
     public static func setThreads(_ count: Int) {
         gate.withLock { _ in
             openblas_set_num_threads(Int32(max(1, count)))

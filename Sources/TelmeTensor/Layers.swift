@@ -1,21 +1,52 @@
-/// A fully connected layer, `x W^T + b`, with PyTorch's `nn.Linear` weight layout (`out x in`).
+/// A fully connected layer, `x W^T + b`, with PyTorch's `nn.Linear` weight layout (`out x in`):
+/// every dense layer of every model is one.
+///
+/// It runs on the backend in force when it was made (`Compute`): OpenBLAS on the weights in
+/// place, or oneDNN on weights packed once (`PackedDense`). A `quantisable` layer (the encoders'
+/// dense layers) runs in int8 when that is the precision in force; the others (embeddings'
+/// projections, heads, fusion) always stay float32.
 public struct Linear: Sendable {
     public let weight: WeightView
     public let bias: WeightView?
+    private let packed: PackedDense?
 
     /// Fetches `<name>.weight` (`out x in`) and, when `bias`, `<name>.bias` (`out`), checking shapes.
-    public init(_ weights: any WeightSource, _ name: String, out: Int, in inDim: Int, bias: Bool = true) throws {
-        weight = try weights.weight("\(name).weight", shape: [out, inDim])
-        self.bias = bias ? try weights.weight("\(name).bias", shape: [out]) : nil
+    public init(_ weights: any WeightSource, _ name: String, out: Int, in inDim: Int, bias: Bool = true,
+                quantisable: Bool = false) throws {
+        self.init(weight: try weights.weight("\(name).weight", shape: [out, inDim]),
+                  bias: bias ? try weights.weight("\(name).bias", shape: [out]) : nil, quantisable: quantisable)
+    }
+
+    /// A layer on weights already fetched (`weight` is `out x in`, `bias` is `out`). The memory
+    /// must outlive the layer.
+    public init(weight: WeightView, bias: WeightView?, quantisable: Bool = false, backend: Backend = Compute.backend) {
+        precondition(weight.shape.count == 2 && bias.map { $0.shape == [weight.shape[0]] } ?? true,
+                     "Linear: weight \(weight.shape), bias \(bias?.shape ?? [])")
+        self.weight = weight
+        self.bias = bias
+        switch backend {
+        case .openblas:
+            packed = nil
+        case .onednn:
+            let precision: Precision = quantisable ? Compute.precision : .f32
+            packed = PackedDense(weight: weight, bias: bias, precision: precision)
+        }
     }
 
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 
+    /// The arithmetic this layer runs in.
+    public var precision: Precision { packed?.precision ?? .f32 }
+
     /// Applies the layer to every row of `x` in one matrix product.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        Ops.linear(x, weight: weight, bias: bias)
+        guard let packed else { return Ops.linear(x, weight: weight, bias: bias) }
+        return Profile.measure("linear") { packed(x) }
     }
+
+    /// The oneDNN implementation that runs this layer on `rows` rows (nil on OpenBLAS).
+    public func implementation(rows: Int) -> String? { packed?.implementation(rows: rows) }
 }
 
 /// LayerNorm over the last dimension with an affine part, as PyTorch's `nn.LayerNorm`.

@@ -3,8 +3,10 @@ import Dispatch
 import Glibc
 #endif
 
-/// The tool's own parallel loops, run on OpenBLAS's threads: one pool for the matrix products
-/// and the elementwise work between them, so the cores are never oversubscribed.
+/// The tool's own parallel loops, run on the threads of the backend's library: one pool for the
+/// matrix products and the elementwise work between them, so the cores are never
+/// oversubscribed. With oneDNN, that is GNU OpenMP's team (`GOMP_parallel`); with OpenBLAS,
+/// OpenBLAS's own workers:
 ///
 /// OpenBLAS's pthread build keeps its worker threads spinning for a while after each product
 /// (`OPENBLAS_THREAD_TIMEOUT`, about 0.1 s by default). Work handed to threads of our own in
@@ -53,6 +55,13 @@ enum Parallel {
             pthread_setspecific(insidePart, UnsafeRawPointer(bitPattern: 1))
             defer { pthread_setspecific(insidePart, nil) }
             body(index)
+        }
+        if Compute.backend == .onednn {
+            OneDNN.Threads.run(threads: parts) { thread, count in
+                // OpenMP may give fewer threads than asked: each runs every count-th part.
+                for index in Swift.stride(from: thread, to: parts, by: count) { part(index) }
+            }
+            return
         }
         guard let pool = OpenBLASPool.run else {
             DispatchQueue.concurrentPerform(iterations: parts, execute: part)

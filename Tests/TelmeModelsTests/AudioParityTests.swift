@@ -36,7 +36,7 @@ import TelmeTensor
         let caseList: [String]
         let cases: [String: Case]
 
-        init(dataset: String) throws {
+        init(dataset: String, backend: Backend) throws {
             let fixtures = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
             let folder = fixtures.appendingPathComponent("tiny-\(dataset)")
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-audio-\(UUID().uuidString)")
@@ -45,8 +45,9 @@ import TelmeTensor
             let telme = directory.appendingPathComponent("model.telme")
             _ = try TelmeImporter.convert(input: folder.appendingPathComponent("model.h5"), output: telme,
                                           options: ConversionOptions(converterVersion: "test"))
-            file = try TelmeFile(contentsOf: telme)
-            student = try AudioStudent(model: file.model, weights: file)
+            let file = try TelmeFile(contentsOf: telme)
+            self.file = file
+            student = try Compute.with(backend: backend) { try AudioStudent(model: file.model, weights: file) }
 
             let h5 = try HDF5File(readingAt: folder.appendingPathComponent("audio_cases.h5"))
             caseList = try #require(try h5.stringAttribute("cases")).split(separator: ",").map(String.init)
@@ -61,12 +62,16 @@ import TelmeTensor
             self.cases = cases
         }
 
-        /// One conversion per dataset for the whole suite.
-        static let meld = Result { try Fixture(dataset: "meld") }
-        static let iemocap = Result { try Fixture(dataset: "iemocap") }
+        /// One conversion per dataset and backend for the whole suite.
+        static let all: [String: Result<Fixture, any Error>] = Dictionary(uniqueKeysWithValues:
+            ["meld", "iemocap"].flatMap { dataset in
+                Backend.allCases.map { backend in
+                    ("\(dataset)-\(backend)", Result { try Fixture(dataset: dataset, backend: backend) })
+                }
+            })
 
-        static func shared(_ dataset: String) throws -> Fixture {
-            try (dataset == "meld" ? meld : iemocap).get()
+        static func shared(_ dataset: String, _ backend: Backend = .openblas) throws -> Fixture {
+            try #require(all["\(dataset)-\(backend)"]).get()
         }
     }
 
@@ -90,7 +95,13 @@ import TelmeTensor
 
     @Test(arguments: ["meld", "iemocap"], caseNames)
     func matchesPyTorch(dataset: String, caseName: String) throws {
-        let fixture = try Fixture.shared(dataset)
+        for backend in Backend.allCases {
+            try Compute.with(backend: backend) { try matchesPyTorch(dataset: dataset, caseName: caseName, backend: backend) }
+        }
+    }
+
+    func matchesPyTorch(dataset: String, caseName: String, backend: Backend) throws {
+        let fixture = try Fixture.shared(dataset, backend)
         let c = try #require(fixture.cases[caseName])
         let batch = c.audio.shape[0]
         let classes = fixture.file.model.labels.count
@@ -106,7 +117,7 @@ import TelmeTensor
         #expect(full.shape == c.lastHidden.shape)
         let fullError = Self.maxAbsDifference(full.data, c.lastHidden.values)
 
-        print("audio parity \(dataset) \(caseName) (\(c.audio.shape)): h_a \(hiddenError), logits \(logitsError), last_hidden_state \(fullError)")
+        print("audio parity \(backend) \(dataset) \(caseName) (\(c.audio.shape)): h_a \(hiddenError), logits \(logitsError), last_hidden_state \(fullError)")
         #expect(hiddenError <= Self.hiddenTolerance)
         #expect(logitsError <= Self.logitsTolerance)
         #expect(fullError <= Self.hiddenTolerance)

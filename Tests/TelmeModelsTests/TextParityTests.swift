@@ -80,58 +80,64 @@ import TelmeTensor
         argmax(Tensor(shape: [values.count / classes, classes], data: values))
     }
 
-    @Test(arguments: ["meld", "iemocap"]) func teacherMatchesPyTorch(dataset: String) throws {
-        let fixture = try Fixture(dataset: dataset)
-        #expect(fixture.cases.count == 6)
-        for c in fixture.cases {
-            try fixture.teacher.validate(inputIDs: c.ids, attentionMask: c.mask)
-            let (hidden, logits) = fixture.teacher(inputIDs: c.ids, attentionMask: c.mask)
-            #expect(hidden.shape == c.hidden.shape, "\(c.name)")
-            #expect(logits.shape == c.logits.shape, "\(c.name)")
-            let hiddenError = Self.maxAbsDifference(hidden.data, c.hidden.values)
-            let logitsError = Self.maxAbsDifference(logits.data, c.logits.values)
-            print("text parity \(dataset)/\(c.name) \(c.ids.count)x\(c.ids[0].count): "
-                + "max abs error hidden \(hiddenError), logits \(logitsError)")
-            #expect(hiddenError <= Self.tolerance, "\(dataset)/\(c.name) hidden")
-            #expect(logitsError <= Self.tolerance, "\(dataset)/\(c.name) logits")
-            #expect(Self.argmax(logits) == Self.argmax(c.logits.values, classes: logits.cols), "\(dataset)/\(c.name)")
+    @Test(arguments: ["meld", "iemocap"], Backend.allCases) func teacherMatchesPyTorch(dataset: String, backend: Backend) throws {
+        try Compute.with(backend: backend) {
+            let fixture = try Fixture(dataset: dataset)
+            #expect(fixture.cases.count == 6)
+            for c in fixture.cases {
+                try fixture.teacher.validate(inputIDs: c.ids, attentionMask: c.mask)
+                let (hidden, logits) = fixture.teacher(inputIDs: c.ids, attentionMask: c.mask)
+                #expect(hidden.shape == c.hidden.shape, "\(c.name)")
+                #expect(logits.shape == c.logits.shape, "\(c.name)")
+                let hiddenError = Self.maxAbsDifference(hidden.data, c.hidden.values)
+                let logitsError = Self.maxAbsDifference(logits.data, c.logits.values)
+                print("text parity \(backend) \(dataset)/\(c.name) \(c.ids.count)x\(c.ids[0].count): "
+                    + "max abs error hidden \(hiddenError), logits \(logitsError)")
+                #expect(hiddenError <= Self.tolerance, "\(dataset)/\(c.name) hidden")
+                #expect(logitsError <= Self.tolerance, "\(dataset)/\(c.name) logits")
+                #expect(Self.argmax(logits) == Self.argmax(c.logits.values, classes: logits.cols), "\(dataset)/\(c.name)")
+            }
         }
     }
 
-    @Test(arguments: ["meld", "iemocap"]) func encoderMatchesPyTorchAtEveryPosition(dataset: String) throws {
-        let fixture = try Fixture(dataset: dataset)
-        for c in fixture.cases {
-            let states = fixture.teacher.encoder(inputIDs: c.ids, attentionMask: c.mask)
-            #expect(states.shape == c.lastHidden.shape, "\(c.name)")
-            let error = Self.maxAbsDifference(states.data, c.lastHidden.values)
-            print("text parity \(dataset)/\(c.name): max abs error last_hidden_state \(error)")
-            #expect(error <= Self.tolerance, "\(dataset)/\(c.name) last_hidden_state")
+    @Test(arguments: ["meld", "iemocap"], Backend.allCases) func encoderMatchesPyTorchAtEveryPosition(dataset: String, backend: Backend) throws {
+        try Compute.with(backend: backend) {
+            let fixture = try Fixture(dataset: dataset)
+            for c in fixture.cases {
+                let states = fixture.teacher.encoder(inputIDs: c.ids, attentionMask: c.mask)
+                #expect(states.shape == c.lastHidden.shape, "\(c.name)")
+                let error = Self.maxAbsDifference(states.data, c.lastHidden.values)
+                print("text parity \(backend) \(dataset)/\(c.name): max abs error last_hidden_state \(error)")
+                #expect(error <= Self.tolerance, "\(dataset)/\(c.name) last_hidden_state")
+            }
         }
     }
 
     /// An utterance gets the same answer alone, unpadded, as inside a padded batch next to
     /// longer and shorter ones.
-    @Test(arguments: ["meld", "iemocap"]) func answerDoesNotDependOnBatchNeighbours(dataset: String) throws {
-        let fixture = try Fixture(dataset: dataset)
-        let batch = try #require(fixture.cases.first { $0.name.hasPrefix("padded3") })
-        let utterances = zip(batch.ids, batch.mask).map { ids, mask in zip(ids, mask).filter { $0.1 == 1 }.map(\.0) }
-        let together = fixture.teacher(inputIDs: batch.ids, attentionMask: batch.mask)
-        for (row, utterance) in utterances.enumerated() {
-            let alone = fixture.teacher(inputIDs: [utterance], attentionMask: [utterance.map { _ in 1 }])
-            let difference = Self.maxAbsDifference(alone.logits.data, together.logits.row(row))
-            print("text padding invariance \(dataset) row \(row) (\(utterance.count) tokens): \(difference)")
-            #expect(difference <= Self.tolerance)
-            #expect(Self.maxAbsDifference(alone.hidden.data, together.hidden.row(row)) <= Self.tolerance)
-            #expect(Self.argmax(alone.logits) == [Self.argmax(together.logits)[row]])
-        }
-        // Reversed order, more padding: still the same answers.
-        let width = batch.ids[0].count + 40
-        let reversed = utterances.reversed().map { u in [Int](repeating: 1, count: width - u.count) + u }
-        let reversedMask = utterances.reversed().map { u in [Int](repeating: 0, count: width - u.count) + u.map { _ in 1 } }
-        let shuffled = fixture.teacher(inputIDs: reversed, attentionMask: reversedMask)
-        for row in utterances.indices {
-            let mirrored = utterances.count - 1 - row
-            #expect(Self.maxAbsDifference(shuffled.logits.row(mirrored), together.logits.row(row)) <= Self.tolerance)
+    @Test(arguments: ["meld", "iemocap"], Backend.allCases) func answerDoesNotDependOnBatchNeighbours(dataset: String, backend: Backend) throws {
+        try Compute.with(backend: backend) {
+            let fixture = try Fixture(dataset: dataset)
+            let batch = try #require(fixture.cases.first { $0.name.hasPrefix("padded3") })
+            let utterances = zip(batch.ids, batch.mask).map { ids, mask in zip(ids, mask).filter { $0.1 == 1 }.map(\.0) }
+            let together = fixture.teacher(inputIDs: batch.ids, attentionMask: batch.mask)
+            for (row, utterance) in utterances.enumerated() {
+                let alone = fixture.teacher(inputIDs: [utterance], attentionMask: [utterance.map { _ in 1 }])
+                let difference = Self.maxAbsDifference(alone.logits.data, together.logits.row(row))
+                print("text padding invariance \(dataset) row \(row) (\(utterance.count) tokens): \(difference)")
+                #expect(difference <= Self.tolerance)
+                #expect(Self.maxAbsDifference(alone.hidden.data, together.hidden.row(row)) <= Self.tolerance)
+                #expect(Self.argmax(alone.logits) == [Self.argmax(together.logits)[row]])
+            }
+            // Reversed order, more padding: still the same answers.
+            let width = batch.ids[0].count + 40
+            let reversed = utterances.reversed().map { u in [Int](repeating: 1, count: width - u.count) + u }
+            let reversedMask = utterances.reversed().map { u in [Int](repeating: 0, count: width - u.count) + u.map { _ in 1 } }
+            let shuffled = fixture.teacher(inputIDs: reversed, attentionMask: reversedMask)
+            for row in utterances.indices {
+                let mirrored = utterances.count - 1 - row
+                #expect(Self.maxAbsDifference(shuffled.logits.row(mirrored), together.logits.row(row)) <= Self.tolerance)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TelmeModels
+import TelmeTensor
 
 /// `run.json`: what produced an output folder, and how far it got. Written when a run starts
 /// (state `running`), and again when it ends (`complete`, `interrupted`); `telme merge` writes
@@ -83,6 +84,9 @@ public struct RunInfo: Codable, Sendable {
     public var batchSize: Int
     /// Threads of the matrix products: OpenBLAS's results change in the last bits with them.
     public var threads: Int
+    /// The backend and precision of the products (part of the run's identity), and the
+    /// kernels that ran them.
+    public var compute: ComputeInfo?
     /// The shard this folder holds; nil for the whole corpus.
     public var shard: Shard?
     /// For a merged folder: the folders it was merged from.
@@ -96,8 +100,8 @@ public struct RunInfo: Codable, Sendable {
     public var seconds: Double
 
     public init(version: String, commandLine: [String], model: Model, fusion: FusionConfig?, settings: Settings,
-                corpus: CorpusInfo, formats: [OutputFormat], batchSize: Int, threads: Int, shard: Shard?, state: State,
-                units: Int, unitsDone: Int = 0, counts: RunCounts = RunCounts(), seconds: Double = 0) {
+                corpus: CorpusInfo, formats: [OutputFormat], batchSize: Int, threads: Int, compute: ComputeInfo? = nil,
+                shard: Shard?, state: State, units: Int, unitsDone: Int = 0, counts: RunCounts = RunCounts(), seconds: Double = 0) {
         self.version = version
         self.commandLine = commandLine
         self.model = model
@@ -107,6 +111,7 @@ public struct RunInfo: Codable, Sendable {
         self.formats = formats
         self.batchSize = batchSize
         self.threads = threads
+        self.compute = compute
         self.shard = shard
         self.state = state
         self.units = units
@@ -141,6 +146,8 @@ public struct RunInfo: Codable, Sendable {
         check("--format", formats, other.formats) { $0.map(\.rawValue).joined(separator: ",") }
         check("--batch-size", batchSize, other.batchSize) { "\($0)" }
         check("--threads", threads, other.threads) { "\($0)" }
+        check("--backend", compute?.backend, other.compute?.backend) { $0?.rawValue ?? "openblas" }
+        check("--precision", compute?.precision, other.compute?.precision) { $0?.rawValue ?? "f32" }
         check("the shard", shard, other.shard) { $0.map(\.description) ?? "none" }
         if other.mergedFrom != nil { found.append("the folder is a merge of shards") }
         return found
@@ -203,5 +210,23 @@ extension RunCounts {
     /// Adds the counts of `statuses`.
     public mutating func add(contentsOf statuses: some Sequence<RecordStatus>) {
         for status in statuses { add(status) }
+    }
+}
+
+/// How a run's products were computed.
+public struct ComputeInfo: Codable, Equatable, Sendable {
+    public var backend: Backend
+    public var precision: Precision
+    /// The library, its version and the kernels it ran (e.g. `oneDNN 2.6.3 (avx512_core_vnni)`).
+    public var kernels: String
+    public var cpu: String
+    public var threads: Int
+
+    public init(backend: Backend, precision: Precision, kernels: String, cpu: String, threads: Int) {
+        self.backend = backend
+        self.precision = precision
+        self.kernels = kernels
+        self.cpu = cpu
+        self.threads = threads
     }
 }
