@@ -35,12 +35,15 @@ struct Forward: AsyncParsableCommand {
     @Option(help: "ASF batch semantics: independent or official-batch4 (default: the model's setting).")
     var batchSemantics: String?
 
+    @OptionGroup var compute: ComputeOptions
+
     func run() async throws {
         let semantics = try Self.semantics(batchSemantics)
         guard inputs.standardizedFileURL.path != output.standardizedFileURL.path,
               model.standardizedFileURL.path != output.standardizedFileURL.path else {
             throw ValidationError("-o \(output.path) would overwrite an input")
         }
+        try compute.apply()
         let file = try TelmeFile(contentsOf: model)
         let runner = try ForwardRunner(file: file)
         let batch = try ForwardInputs(reading: inputs, model: file.model)

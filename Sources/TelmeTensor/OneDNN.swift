@@ -221,7 +221,7 @@ final class PackedDense: @unchecked Sendable {
         defer { dnnl_primitive_attr_destroy(attr) }
         if precision == .int8 {
             var runtime = CDNNL_runtimeF32()
-            OneDNN.check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(n), 1 << 1, &runtime), "setting scales")
+            OneDNN.check(dnnl_primitive_attr_set_output_scales(attr, 1, 1 << 1, &runtime), "setting scales")
         }
         var pd: dnnl_primitive_desc_t?
         OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, nil), "creating a matmul")
