@@ -7,15 +7,19 @@
 Steps (everything reused from --work DIR when already there):
   model     a random-weight TelME model at the paper's sizes (roberta-large teacher,
             data2vec-audio-base, timesformer-base, MELD ASF): `Scripts/reference_corpus.py
-            paper-model` (or --h5 an existing export), converted with `telme convert` to f32 and
-            bf16 (or --f32 an existing conversion); the same weights saved as PyTorch state
-            dicts (torch.save) for the PyTorch side.
+            paper-model` (or --h5 an existing export), converted with `telme convert` to f32
+            (and bf16 for the bf16 variant; --f32 an existing conversion); the same weights saved
+            as PyTorch state dicts (torch.save) for the PyTorch side.
+  variants  the telme runs (--variants): openblas and onednn (f32 on each backend), int8
+            (oneDNN, --precision int8), bf16 (the bf16 file); the first is the reference the
+            others' labels are compared with.
   encoders  each encoder alone: RoBERTa at 128 and 512 tokens, data2vec-audio on 3 s (66150
             samples at 22050 Hz), TimeSformer on 1 x 8 x 3 x 224 x 224; --warmup runs, then the
             median of --repeat. PyTorch: the HF transformers 4.27.2 modules of
             Scripts/telme_fixtures/checkpoints.py, fp32, eval(), torch.inference_mode(),
-            torch.set_num_threads(N). telme: `telme bench --threads N` (f32 and bf16 files),
-            which also measures OpenBLAS sgemm on every matrix shape of the encoders; both sides
+            torch.set_num_threads(N). telme: `telme bench --threads N` of each variant, which
+            also measures OpenBLAS's sgemm and oneDNN's packed matmul on every matrix shape of
+            the encoders (the best of the two is "the best GEMM rate on its shapes"); both sides
             use the same deterministic inputs (formulas in Sources/TelmeCLI/Bench.swift).
   load      PyTorch: build the modules from their configs (HF's no_init_weights, as
             from_pretrained does) + torch.load + load_state_dict; telme: open (mmap + full
@@ -29,13 +33,14 @@ Steps (everything reused from --work DIR when already there):
             VideoMAEImageProcessor, the modules; independent semantics) timed in process after
             loading, against `telme annotate` (same corpus, same converted weights); telme's
             per-utterance time is (wall(corpus) - wall(one utterance)) / (n - 1), its start-up
-            removed like the Python side's. Median of --pipeline-repeat. The bf16 file's labels
-            are compared with the f32 file's.
+            removed like the Python side's. Median of --pipeline-repeat. Each variant's labels
+            are compared with PyTorch's and with the first variant's.
   memory    peak resident memory of every process (VmHWM, or ru_maxrss of the child).
 
 Prints one table (figures, telme/PyTorch speed-ups, GFLOP/s and fraction of the sgemm rate
 measured on each encoder's own shapes) and writes everything as JSON (--json-out). Machine:
-CPU model, cores, cpuid flags (avx2, avx512f, avx512_bf16), OpenBLAS core, PyTorch's BLAS, and
+CPU model, cores, cpuid flags (avx2, avx512f, avx512_vnni, avx512_bf16, amx), the kernels of
+OpenBLAS and oneDNN (`telme system`), PyTorch's BLAS, and
 the load average before and after each step (the machine may be shared).
 Needs about 8 GB of disk in the work folder and about 6 GB of RAM.
 """
@@ -55,6 +60,14 @@ SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(SCRIPTS)
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 CASES = ("text128", "text512", "audio", "video")
+# The telme runs of a benchmark: the model file each reads and its compute options. The first
+# one chosen is the reference the others' labels are compared with.
+VARIANTS = {
+    "openblas": ("f32", ["--backend", "openblas"]),
+    "onednn": ("f32", ["--backend", "onednn"]),
+    "int8": ("f32", ["--backend", "onednn", "--precision", "int8"]),
+    "bf16": ("bf16", ["--backend", "openblas"]),
+}
 PARTS = ("encoders", "first", "pipeline")
 
 # Runs argv[1:] as its child and prints the child's wall time and peak RSS (ru_maxrss) on stderr.
@@ -132,7 +145,8 @@ def machine():
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) * 1024
     return {"cpu": info.get("model name", "unknown"), "logical_cores": os.cpu_count(), "memory_bytes": mem,
-            "cpu_flags": {k: k in flags for k in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16")},
+            "cpu_flags": {k: k in flags for k in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+                                                   "amx_bf16", "amx_int8")},
             "kernel": os.uname().release}
 
 
@@ -151,7 +165,7 @@ def prepare(args, work):
         subprocess.run([sys.executable, os.path.join(SCRIPTS, "reference_corpus.py"), "paper-model", h5,
                         "--tokenizer", args.tokenizer], check=True)
     models = {}
-    for dtype in ("f32", "bf16"):
+    for dtype in dict.fromkeys(VARIANTS[v][0] for v in ["openblas"] + args.variants):
         path = args.f32 if dtype == "f32" and args.f32 else os.path.join(work, f"paper-meld-{dtype}.telme")
         if not fresh(path, h5):
             print(f"telme convert --dtype {dtype} -> {path}", flush=True)
@@ -329,10 +343,11 @@ WORKERS = {"save-torch": w_save_torch, "torch-encoders": w_torch_encoders, "torc
 # ---------------------------------------------------------------------------------------------
 # The telme side
 
-def telme_bench(args, model, work, name):
+def telme_bench(args, models, work, name):
     out = os.path.join(work, f"telme-bench-{name}.json")
-    cmd = [args.telme, "bench", "--model", model, "--threads", str(args.threads), "--repeat", str(args.repeat),
-           "--warmup", str(args.warmup), "--cases", ",".join(args.cases), "--json-out", out]
+    dtype, options = VARIANTS[name]
+    cmd = [args.telme, "bench", "--model", models[dtype], "--threads", str(args.threads), "--repeat",
+           str(args.repeat), "--warmup", str(args.warmup), "--cases", ",".join(args.cases), "--json-out", out, *options]
     wall, rss, stdout = launch(cmd, stdout_path=os.path.join(work, f"telme-bench-{name}.txt"))
     with open(out) as f:
         report = json.load(f)
@@ -340,10 +355,11 @@ def telme_bench(args, model, work, name):
     return report
 
 
-def telme_annotate(args, model, corpus, out):
+def telme_annotate(args, models, name, corpus, out):
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [args.telme, "annotate", "--model", model, "--corpus", corpus, "--media", args.media,
-           "--threads", str(args.threads), "--out", out]
+    dtype, options = VARIANTS[name]
+    cmd = [args.telme, "annotate", "--model", models[dtype], "--corpus", corpus, "--media", args.media,
+           "--threads", str(args.threads), "--out", out, *options]
     wall, rss, _ = launch(cmd, ok=(0, 1))
     with open(os.path.join(out, "annotations.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
@@ -352,12 +368,12 @@ def telme_annotate(args, model, corpus, out):
     return {"wall_seconds": wall, "run_json_seconds": seconds, "max_rss_bytes": rss, "records": records}
 
 
-def bf16_differences(f32, bf16, names):
-    """The largest probability difference, each modality's label agreement, and the f32 margin
-    (top-1 minus top-2 probability) of every utterance whose final label differs."""
+def label_differences(f32, other, names):
+    """The largest probability difference, each modality's label agreement, and the reference's
+    margin (top-1 minus top-2 probability) of every utterance whose final label differs."""
     dp, flips = 0.0, []
     agree = {m: 0 for m in ("text_label", "audio_label", "video_label")}
-    for a, b in zip(f32, bf16):
+    for a, b in zip(f32, other):
         dp = max(dp, max(abs(a[f"p_{n}"] - b[f"p_{n}"]) for n in names))
         for m in agree:
             agree[m] += a[m] == b[m]
@@ -385,7 +401,7 @@ def ratio(torch_value, telme_value):
     return torch_value / telme_value
 
 
-def table(results):
+def table(results, variants):
     rows = []
     enc = results.get("encoders")
     mib = 2 ** 20
@@ -393,76 +409,73 @@ def table(results):
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
-    def add(name, unit, torch_value, f32, bf16=None, spec=".3f", speedup=True):
-        rows.append([name, unit, fmt(torch_value, spec), fmt(f32, spec),
-                     fmt(ratio(torch_value, f32), ".2f") + "x" if speedup and ratio(torch_value, f32) else "",
-                     fmt(bf16, spec), fmt(ratio(torch_value, bf16), ".2f") + "x" if speedup and ratio(torch_value, bf16)
-                     else ""])
+    def add(name, unit, torch_value, values, spec=".3f", speedup=True):
+        row = [name, unit, fmt(torch_value, spec)]
+        for v in values:
+            row.append(fmt(v, spec))
+            r = ratio(torch_value, v) if speedup else None
+            row.append(fmt(r, ".2f") + "x" if r else "")
+        rows.append(row)
+
+    def each(section, get):
+        out = []
+        for v in variants:
+            item = section.get(f"telme_{v}")
+            out.append(get(item) if item is not None else None)
+        return out
     if enc:
-        t32, t16, tt = enc["telme_f32"], enc.get("telme_bf16"), enc["torch"]
-        square = t32["square_gflops"]
+        tt = enc["torch"]
         sq = next((m for m in tt["matmul"] if m["m"] == m["n"] == m["k"]), None)
-        add(f"sgemm {t32['sgemm'][0]['m']}^3 (telme: OpenBLAS, PyTorch: its BLAS)", "GFLOP/s",
-            sq and sq["gflops"], square, t16 and t16["square_gflops"], ".1f", speedup=False)
-        by_name16 = {e["name"]: e for e in (t16 or {}).get("encoders", [])}
-        for e in t32["encoders"]:
+        ref = enc[f"telme_{variants[0]}"]
+        add(f"GEMM {ref['sgemm'][0]['m']}^3 (telme: best of OpenBLAS, oneDNN; PyTorch: its BLAS)", "GFLOP/s",
+            sq and sq["gflops"], each(enc, lambda t: t["square_gflops"]), ".1f", speedup=False)
+        for e in ref["encoders"]:
             name = e["name"]
             label = {"text128": "RoBERTa-large 1 x 128 tokens", "text512": "RoBERTa-large 1 x 512 tokens",
                      "audio": f"data2vec-audio {e['input'][1] / 22050:.0f} s ({e['input'][1]} samples)",
                      "video": "TimeSformer 1 x 8 x 3 x 224 x 224"}[name]
             torch_s = tt["encoders"][name]["median_seconds"]
-            e16 = by_name16.get(name)
-            add(f"{label} ({e['flops'] / 1e9:.1f} GFLOP)", "s", torch_s, e["median_seconds"],
-                e16 and e16["median_seconds"])
-            add("  GFLOP/s", "GFLOP/s", e["flops"] / torch_s / 1e9, e["gflops"], e16 and e16["gflops"], ".1f",
-                speedup=False)
-            add(f"  fraction of sgemm on its shapes ({e['sgemm_gflops_on_shapes']:.0f} GFLOP/s)", "",
-                e["flops"] / torch_s / 1e9 / e["sgemm_gflops_on_shapes"], e["sgemm_fraction"],
-                e16 and e16["sgemm_fraction"], ".2f", speedup=False)
+
+            def of(t, key):
+                return next((x[key] for x in t["encoders"] if x["name"] == name), None)
+            add(f"{label} ({e['flops'] / 1e9:.1f} GFLOP)", "s", torch_s, each(enc, lambda t: of(t, "median_seconds")))
+            add("  spread (min - max of the timed runs)", "s", None,
+                each(enc, lambda t: max(of(t, "times")) - min(of(t, "times"))), speedup=False)
+            add("  GFLOP/s (int8: GOP/s)", "GFLOP/s", e["flops"] / torch_s / 1e9, each(enc, lambda t: of(t, "gflops")),
+                ".1f", speedup=False)
+            add(f"  fraction of the best GEMM rate on its shapes ({e['sgemm_gflops_on_shapes']:.0f} GFLOP/s)", "",
+                e["flops"] / torch_s / 1e9 / e["sgemm_gflops_on_shapes"], each(enc, lambda t: of(t, "sgemm_fraction")),
+                ".2f", speedup=False)
         add("model load (PyTorch: build + torch.load; telme: open + build)", "s", tt["load_seconds"],
-            t32["model"]["open_seconds"] + t32["model"]["build_seconds"],
-            t16 and t16["model"]["open_seconds"] + t16["model"]["build_seconds"])
-        files = results["model"]["files"]
-        add("model file (PyTorch: its state dicts)", "MiB", results["model"]["torch_state_dict_bytes"] / mib,
-            files["f32"]["bytes"] / mib, files.get("bf16", {}).get("bytes", 0) / mib or None, ".0f", speedup=False)
-        add("peak RSS, encoders process", "MiB", tt["vm_hwm_bytes"] / mib, t32["memory"]["vm_hwm_bytes"] / mib,
-            t16 and t16["memory"]["vm_hwm_bytes"] / mib, ".0f", speedup=False)
+            each(enc, lambda t: t["model"]["open_seconds"] + t["model"]["build_seconds"]))
+        add("peak RSS, encoders process", "MiB", tt["vm_hwm_bytes"] / mib,
+            each(enc, lambda t: t["memory"]["vm_hwm_bytes"] / mib), ".0f", speedup=False)
     first = results.get("first")
     if first:
         add("time to first utterance (whole process, real clip)", "s", first["torch"]["median_seconds"],
-            first["telme_f32"]["median_seconds"], first.get("telme_bf16", {}).get("median_seconds"))
+            each(first, lambda t: t["median_seconds"]))
     pipe = results.get("pipeline")
-    if first and pipe:
-        def overhead(side):
-            if side not in first or side not in pipe:
-                return None
-            return first[side]["median_seconds"] - pipe[side]["per_utterance_seconds"]
-        add("  start-up overhead (first utterance - steady per utterance)", "s", overhead("torch"),
-            overhead("telme_f32"), overhead("telme_bf16"))
     if pipe:
         add(f"pipeline per utterance ({pipe['utterances']} real clips, steady)", "s",
-            pipe["torch"]["per_utterance_seconds"], pipe["telme_f32"]["per_utterance_seconds"],
-            pipe.get("telme_bf16", {}).get("per_utterance_seconds"))
-        add("  throughput", "utt/s", 1 / pipe["torch"]["per_utterance_seconds"],
-            1 / pipe["telme_f32"]["per_utterance_seconds"],
-            pipe.get("telme_bf16") and 1 / pipe["telme_bf16"]["per_utterance_seconds"], ".3f", speedup=False)
+            pipe["torch"]["per_utterance_seconds"], each(pipe, lambda t: t["per_utterance_seconds"]))
         add("  whole corpus, whole process (start, load, all clips)", "s", pipe["torch"].get("process_seconds"),
-            pipe["telme_f32"]["wall_seconds"], pipe.get("telme_bf16", {}).get("wall_seconds"))
+            each(pipe, lambda t: t["wall_seconds"]))
         add("peak RSS, pipeline process", "MiB", pipe["torch"]["vm_hwm_bytes"] / mib,
-            pipe["telme_f32"]["max_rss_bytes"] / mib,
-            pipe.get("telme_bf16") and pipe["telme_bf16"]["max_rss_bytes"] / mib, ".0f", speedup=False)
-        if "label_agreement_bf16_f32" in pipe:
-            a = pipe["label_agreement_bf16_f32"]
-            rows.append(["bf16 labels = f32 labels (sample corpus)", "", "", "", "", f"{a[0]}/{a[1]}", ""])
-            d = pipe.get("bf16_vs_f32")
-            if d:
-                margins = ", ".join(f"{f['f32_margin']:.4f}" for f in d["flips"]) or "-"
-                rows.append(["  max |dp| bf16 vs f32; f32 margins of the flips", "", "", "", "",
-                             f"{d['max_abs_dp']:.3f}; {margins}", ""])
-        if "label_agreement_f32_torch" in pipe:
-            a = pipe["label_agreement_f32_torch"]
-            rows.append(["f32 labels = PyTorch reference labels", "", "", f"{a[0]}/{a[1]}", "", "", ""])
-    header = ["figure", "unit", "PyTorch fp32", "telme f32", "speed-up", "telme bf16", "speed-up"]
+            each(pipe, lambda t: t["max_rss_bytes"] / mib), ".0f", speedup=False)
+        row = ["labels = PyTorch reference labels", "", ""]
+        for v in variants:
+            a = pipe.get("label_agreement_torch", {}).get(v)
+            row += [f"{a[0]}/{a[1]}" if a else "-", ""]
+        rows.append(row)
+        row = [f"max |dp| against telme {variants[0]}; its margins where labels differ", "", ""]
+        for v in variants:
+            d = pipe.get("differences", {}).get(v)
+            row += [f"{d['max_abs_dp']:.2e}; " + (", ".join(f"{f['f32_margin']:.4f}" for f in d["flips"]) or "-")
+                    if d else "-", ""]
+        rows.append(row)
+    header = ["figure", "unit", "PyTorch fp32"]
+    for v in variants:
+        header += [f"telme {v}", "speed-up"]
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = []
     for i, r in enumerate([header] + rows):
@@ -501,11 +514,15 @@ def main():
     parser.add_argument("--pipeline-repeat", type=int, default=3, help="timed runs over the corpus per side")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--cases", default=",".join(CASES), help=f"encoder cases, subset of {','.join(CASES)}")
-    parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 file")
+    parser.add_argument("--variants", default="openblas,onednn,int8",
+                        help=f"telme runs, subset of {','.join(VARIANTS)} (bf16: the bf16 file on OpenBLAS)")
     parser.add_argument("--json-out", help="write every figure as JSON here")
     args = parser.parse_args()
     args.parts = [p for p in args.parts.split(",") if p]
     args.cases = [c for c in args.cases.split(",") if c]
+    args.variants = [v for v in args.variants.split(",") if v]
+    if not args.variants or not set(args.variants) <= set(VARIANTS):
+        parser.error(f"--variants takes a subset of {','.join(VARIANTS)}")
     if not set(args.parts) <= set(PARTS) or not set(args.cases) <= set(CASES):
         parser.error("unknown --parts or --cases")
     for path, what in ((args.telme, "--telme"), (args.corpus, "--corpus")):
@@ -520,8 +537,6 @@ def main():
                    "threads": args.threads, "repeat": args.repeat, "warmup": args.warmup,
                    "load_average": {"start": loadavg()}}
         h5, models, torch_dir, described = prepare(args, work)
-        if args.no_bf16:
-            models.pop("bf16")
         results["model"] = {"h5": h5, "files": {k: {"path": v, "bytes": os.path.getsize(v)} for k, v in models.items()},
                             "torch_state_dict_bytes": sum(os.path.getsize(os.path.join(torch_dir, f"{n}.bin"))
                                                           for n in ("teacher", "audio", "video", "fusion"))}
@@ -531,11 +546,12 @@ def main():
         if "encoders" in args.parts:
             print("encoders ...", flush=True)
             enc = {}
-            for name, path in models.items():
-                enc[f"telme_{name}"] = telme_bench(args, path, work, name)
+            for name in args.variants:
+                enc[f"telme_{name}"] = telme_bench(args, models, work, name)
                 results["load_average"][f"after telme bench {name}"] = loadavg()
-            shapes = [[s["m"], s["n"], s["k"]] for s in enc["telme_f32"]["sgemm"][:1]]
-            for e in enc["telme_f32"]["encoders"]:  # the products carrying at least 5 % of the FLOPs
+            reference = enc[f"telme_{args.variants[0]}"]
+            shapes = [[s["m"], s["n"], s["k"]] for s in reference["sgemm"][:1]]
+            for e in reference["encoders"]:  # the products carrying at least 5 % of the FLOPs
                 shapes += [[p["m"], p["n"], p["k"]] for p in e["products"]
                            if p["flops"] >= 0.05 * e["flops"] and p["transpose_b"]]
             spec = dict(base, cases=args.cases, repeat=args.repeat, warmup=args.warmup,
@@ -543,8 +559,7 @@ def main():
             enc["torch"], wall, rss = worker("torch-encoders", spec, work)
             enc["torch"]["process"] = {"wall_seconds": wall, "max_rss_bytes": rss}
             results["load_average"]["after torch encoders"] = loadavg()
-            results["machine"]["openblas_core"] = enc["telme_f32"]["machine"]["openblas_core"]
-            results["machine"]["openblas_config"] = enc["telme_f32"]["machine"]["openblas_config"]
+            results["machine"]["platform"] = reference["machine"]["platform"]
             results["machine"]["torch"] = enc["torch"]["torch"]
             results["machine"]["torch_blas"] = enc["torch"]["blas"]
             results["encoders"] = enc
@@ -558,9 +573,9 @@ def main():
             runs = [worker("torch-pipeline", spec, work) for _ in range(args.startup_repeat)]
             first["torch"] = {"runs": [dict(r[0], wall_seconds=r[1], max_rss_bytes=r[2]) for r in runs],
                               "median_seconds": median([r[1] for r in runs])}
-            for name, path in models.items():
-                runs = [telme_annotate(args, path, os.path.join(work, "first.csv"), os.path.join(work, f"first-{name}"))
-                        for _ in range(args.startup_repeat)]
+            for name in args.variants:
+                runs = [telme_annotate(args, models, name, os.path.join(work, "first.csv"),
+                                       os.path.join(work, f"first-{name}")) for _ in range(args.startup_repeat)]
                 single[name] = median([r["wall_seconds"] for r in runs])
                 first[f"telme_{name}"] = {"runs": [{k: v for k, v in r.items() if k != "records"} for r in runs],
                                           "median_seconds": single[name]}
@@ -579,8 +594,8 @@ def main():
             pipe["torch"] = r
             results["load_average"]["after torch pipeline"] = loadavg()
             labels, records = {}, {}
-            for name, path in models.items():
-                runs = [telme_annotate(args, path, args.corpus, os.path.join(work, f"annotate-{name}"))
+            for name in args.variants:
+                runs = [telme_annotate(args, models, name, args.corpus, os.path.join(work, f"annotate-{name}"))
                         for _ in range(args.pipeline_repeat)]
                 wall = median([x["wall_seconds"] for x in runs])
                 pipe[f"telme_{name}"] = {
@@ -592,23 +607,25 @@ def main():
                 results["load_average"][f"after telme annotate {name}"] = loadavg()
             names = described["labels"]
             torch_labels = [names[i] for i in pipe["torch"]["labels"]]
-            pipe["label_agreement_f32_torch"] = [sum(a == b for a, b in zip(labels["f32"], torch_labels)),
-                                                 len(torch_labels)]
-            if "bf16" in labels:
-                pipe["label_agreement_bf16_f32"] = [sum(a == b for a, b in zip(labels["bf16"], labels["f32"])),
-                                                    len(labels["f32"])]
-                pipe["bf16_vs_f32"] = bf16_differences(records["f32"], records["bf16"], names)
+            pipe["label_agreement_torch"] = {v: [sum(a == b for a, b in zip(labels[v], torch_labels)),
+                                                 len(torch_labels)] for v in args.variants}
+            pipe["differences"] = {v: label_differences(records[args.variants[0]], records[v], names)
+                                   for v in args.variants}
             results["pipeline"] = pipe
 
         results["load_average"]["end"] = loadavg()
         m = results["machine"]
-        flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in m["cpu_flags"].items())
+        flags = " ".join(k for k, v in m["cpu_flags"].items() if v)
         print(f"\n{m['cpu']}, {m['logical_cores']} logical cores, {(m['memory_bytes'] or 0) / 2**30:.0f} GiB; {flags}")
-        print(f"OpenBLAS core {m.get('openblas_core', '?')}; PyTorch {m.get('torch', '?')} ({m.get('torch_blas', '?')}); "
+        p = m.get("platform")
+        if p:
+            print(f"OpenBLAS {p['openblas']['version']} ({p['openblas']['kernels']}), oneDNN {p['onednn']['version']} "
+                  f"({p['onednn']['kernels']}), auto: {p['auto_backend']}")
+        print(f"PyTorch {m.get('torch', '?')} ({m.get('torch_blas', '?')}); "
               f"{args.threads} threads each side; median of {args.repeat} after {args.warmup} warm-up")
         print("load average (1, 5, 15 min): " + "; ".join(f"{k} {v[0]:.1f} {v[1]:.1f} {v[2]:.1f}"
                                                          for k, v in results["load_average"].items()))
-        print(table(results))
+        print(table(results, args.variants))
         if args.json_out:
             with open(args.json_out, "w") as f:
                 json.dump(results, f, indent=1)

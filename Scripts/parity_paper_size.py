@@ -280,6 +280,24 @@ def cases(args, tokenizer, rows, video_config):
     return result
 
 
+# The telme runs compared with PyTorch, and their `telme forward` options.
+VARIANTS = {
+    "openblas": ["--backend", "openblas"],
+    "onednn": ["--backend", "onednn"],
+    "int8": ["--backend", "onednn", "--precision", "int8"],
+}
+
+
+def relative_errors(out, ref):
+    """Per row (last axis): |out - ref| / |ref| (Euclidean norms) and the cosine similarity."""
+    out = out.reshape(-1, out.shape[-1]).astype(np.float64)
+    ref = ref.reshape(-1, ref.shape[-1]).astype(np.float64)
+    norm = np.maximum(np.linalg.norm(ref, axis=1), 1e-30)
+    rel = np.linalg.norm(out - ref, axis=1) / norm
+    cosine = (out * ref).sum(1) / np.maximum(np.linalg.norm(out, axis=1) * norm, 1e-30)
+    return rel, cosine
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--telme", default=os.path.join(ROOT, ".build", "release", "telme"),
@@ -296,7 +314,13 @@ def main():
     parser.add_argument("--tolerance", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--variants", default="openblas,onednn",
+                        help="telme runs compared with PyTorch: openblas and onednn (float32, held to --tolerance), "
+                             "int8 (oneDNN, --precision int8: its relative error and cosine are reported)")
     args = parser.parse_args()
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if not args.variants or not set(args.variants) <= set(VARIANTS):
+        parser.error(f"--variants takes a subset of {','.join(VARIANTS)}")
     args.components = [c.strip() for c in args.components.split(",") if c.strip()]
     unknown = [c for c in args.components if c not in COMPONENTS]
     if unknown or not args.components:
@@ -346,51 +370,55 @@ def main():
             with h5py.File(in_h5, "w") as f:
                 for key, value in inputs.items():
                     f.create_dataset(key, data=value)
-            cmd = [args.telme, "forward", "--model", model_telme, "--inputs", in_h5, "-o", out_h5]
-            if semantics:
-                cmd += ["--batch-semantics", semantics]
-            telme_time, rss = run_telme(cmd)
-            with h5py.File(out_h5, "r") as f:
-                got = {k: f[k][()] for k in f.keys()}
+            for variant in args.variants:
+                cmd = [args.telme, "forward", "--model", model_telme, "--inputs", in_h5, "-o", out_h5,
+                       *VARIANTS[variant]]
+                if semantics:
+                    cmd += ["--batch-semantics", semantics]
+                telme_time, rss = run_telme(cmd)
+                with h5py.File(out_h5, "r") as f:
+                    got = {k: f[k][()] for k in f.keys()}
+                label = name + (f" ({semantics})" if semantics else "")
+                first = True
+                for key in shown or list(expected):
+                    if key not in got:
+                        failures.append(f"{label} {variant}: {key} missing")
+                        continue
+                    ref, out = expected[key], got[key]
+                    if ref.shape != out.shape:
+                        failures.append(f"{label} {variant}: {key} shape {out.shape} != {ref.shape}")
+                        continue
+                    error = float(np.abs(out - ref).max())
+                    agree = "—"
+                    if key.endswith("logits"):
+                        same = np.array_equal(out.argmax(-1), ref.argmax(-1))
+                        agree = f"{int((out.argmax(-1) == ref.argmax(-1)).sum())}/{ref.shape[0]}"
+                        if not same and variant != "int8":
+                            failures.append(f"{label} {variant}: {key} argmax differs")
+                    if variant != "int8" and not error <= args.tolerance:
+                        failures.append(f"{label} {variant}: {key} error {error:.3e}")
+                    rel, cosine = relative_errors(out, ref)
+                    table.append([label if first else "", variant if first else "", key, "x".join(map(str, ref.shape)),
+                                  f"{error:.2e}", f"{rel.max():.2e}", f"{rel.mean():.2e}", f"{cosine.min():.6f}",
+                                  agree, f"{torch_time:.2f}" if first else "", f"{telme_time:.2f}" if first else "",
+                                  f"{rss / 2**20:.0f}" if first else "", f"{rss / file_bytes:.2f}" if first else ""])
+                    first = False
             if not args.keep:
                 os.remove(in_h5)
                 os.remove(out_h5)
-            label = name + (f" ({semantics})" if semantics else "")
-            first = True
-            for key in shown or list(expected):
-                if key not in got:
-                    failures.append(f"{label}: {key} missing")
-                    continue
-                ref, out = expected[key], got[key]
-                if ref.shape != out.shape:
-                    failures.append(f"{label}: {key} shape {out.shape} != {ref.shape}")
-                    continue
-                error = float(np.abs(out - ref).max())
-                agree = "—"
-                if key.endswith("logits"):
-                    same = np.array_equal(out.argmax(-1), ref.argmax(-1))
-                    agree = f"{int((out.argmax(-1) == ref.argmax(-1)).sum())}/{ref.shape[0]}"
-                    if not same:
-                        failures.append(f"{label}: {key} argmax differs")
-                if not error <= args.tolerance:
-                    failures.append(f"{label}: {key} error {error:.3e}")
-                table.append([label if first else "", key, "x".join(map(str, ref.shape)), f"{error:.2e}",
-                              f"{np.abs(ref).max():.2f}", agree,
-                              f"{torch_time:.2f}" if first else "", f"{telme_time:.2f}" if first else "",
-                              f"{rss / 2**20:.0f}" if first else "", f"{rss / file_bytes:.2f}" if first else ""])
-                first = False
 
-    header = ["case", "output", "shape", "max abs err", "max |ref|", "argmax", "PyTorch s", "telme s",
-              "peak RSS MiB", "RSS/file"]
+    header = ["case", "telme", "output", "shape", "max abs err", "max rel err", "mean rel err", "min cosine",
+              "argmax", "PyTorch s", "telme s", "peak RSS MiB", "RSS/file"]
     widths = [max(len(str(r[i])) for r in [header] + table) for i in range(len(header))]
     for i, r in enumerate([header] + table):
-        print("  ".join(str(c).ljust(w) if j < 3 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        print("  ".join(str(c).ljust(w) if j < 4 else str(c).rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
     if failures:
         print("FAILED: " + "; ".join(failures))
         sys.exit(1)
-    print(f"all within {args.tolerance:g}, every argmax agrees")
+    print(f"float32 runs ({', '.join(v for v in args.variants if v != 'int8') or 'none'}): all within "
+          f"{args.tolerance:g}, every argmax agrees")
 
 
 if __name__ == "__main__":

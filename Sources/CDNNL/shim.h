@@ -12,8 +12,3 @@ int omp_get_num_threads(void);
 int omp_get_max_threads(void);
 void omp_set_num_threads(int num_threads);
 int omp_in_parallel(void);
-
-/// `DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1`: the second input of a binary post-op.
-static inline int CDNNL_postOpSrc1(int index) { return DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1; }
-static inline long CDNNL_runtimeDim(void) { return DNNL_RUNTIME_DIM_VAL; }
-static inline float CDNNL_runtimeF32(void) { return DNNL_RUNTIME_F32_VAL; }

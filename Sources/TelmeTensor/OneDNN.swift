@@ -123,7 +123,8 @@ private func plainDesc(_ dims: [Int], _ type: dnnl_data_type_t, strides: [Int]? 
 ///
 /// In int8, W is quantised symmetrically per output channel (`s_n = max|W_n| / 127`), and each
 /// product quantises its input per row (`a_m = max|x_m| / 127`): `y = a_m s_n (qx_m . qW_n) + b`,
-/// with the int32 sums from oneDNN (VNNI where the CPU has it) and the scaling and bias in float.
+/// with the int32 sums and `s_n` from oneDNN (VNNI where the CPU has it) and `a_m` and the bias
+/// applied in float after it.
 final class PackedDense: @unchecked Sendable {
     let outFeatures: Int
     let inFeatures: Int
@@ -152,12 +153,6 @@ final class PackedDense: @unchecked Sendable {
         var anyDesc = dnnl_memory_desc_t()
         OneDNN.check(dnnl_memory_desc_init_by_tag(&anyDesc, 2, [dnnl_dim_t(k), dnnl_dim_t(n)], elementType,
                                                   dnnl_format_tag_any), "describing weights")
-        let layoutPD = Self.primitiveDesc(rows: Self.layoutRows, n: n, k: k, weights: &anyDesc, precision: precision,
-                                          withBias: bias != nil)
-        defer { dnnl_primitive_desc_destroy(layoutPD) }
-        weightsDesc = dnnl_primitive_desc_query_md(layoutPD, dnnl_query_weights_md, 0)!.pointee
-        weights = Memory(allocating: &weightsDesc)
-
         var quantised: [Int8] = []
         var scales: [Float] = []
         if precision == .int8 {
@@ -173,6 +168,12 @@ final class PackedDense: @unchecked Sendable {
             }
         }
         channelScales = scales
+        let layoutPD = Self.primitiveDesc(rows: Self.layoutRows, n: n, k: k, weights: &anyDesc, precision: precision,
+                                          withBias: bias != nil, channelScales: scales)
+        defer { dnnl_primitive_desc_destroy(layoutPD) }
+        weightsDesc = dnnl_primitive_desc_query_md(layoutPD, dnnl_query_weights_md, 0)!.pointee
+        weights = Memory(allocating: &weightsDesc)
+
         // Reorder the plain weights into the packed layout, once.
         if precision == .int8 {
             quantised.withUnsafeMutableBytes { raw in
@@ -203,9 +204,11 @@ final class PackedDense: @unchecked Sendable {
     }
 
     /// The matmul `[rows, k] x weights -> [rows, n]` (float32 out), with the bias in float32
-    /// mode, and per-channel output scales given at run time in int8.
+    /// mode, and the per-channel output scales `s_n` in int8 (fixed in the primitive: oneDNN 2.6
+    /// runs scales given at run time on its generic gemm, not on the VNNI brgemm kernels).
     private static func primitiveDesc(rows: Int, n: Int, k: Int, weights: inout dnnl_memory_desc_t,
-                                      precision: Precision, withBias: Bool) -> dnnl_primitive_desc_t {
+                                      precision: Precision, withBias: Bool,
+                                      channelScales: [Float]) -> dnnl_primitive_desc_t {
         var src = plainDesc([rows, k], precision == .int8 ? dnnl_s8 : dnnl_f32)
         var dst = plainDesc([rows, n], dnnl_f32)
         var biasDesc = plainDesc([1, n], dnnl_f32)
@@ -220,8 +223,7 @@ final class PackedDense: @unchecked Sendable {
         OneDNN.check(dnnl_primitive_attr_create(&attr), "creating attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
         if precision == .int8 {
-            var runtime = CDNNL_runtimeF32()
-            OneDNN.check(dnnl_primitive_attr_set_output_scales(attr, 1, 1 << 1, &runtime), "setting scales")
+            OneDNN.check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(n), 1 << 1, channelScales), "setting scales")
         }
         var pd: dnnl_primitive_desc_t?
         OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, nil), "creating a matmul")
@@ -232,7 +234,7 @@ final class PackedDense: @unchecked Sendable {
         primitives.withLock { cache in
             if let p = cache[rows] { return p }
             let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, weights: &weightsDesc,
-                                        precision: precision, withBias: bias != nil)
+                                        precision: precision, withBias: bias != nil, channelScales: channelScales)
             defer { dnnl_primitive_desc_destroy(pd) }
             var p: dnnl_primitive_t?
             OneDNN.check(dnnl_primitive_create(&p, pd), "creating a matmul for \(rows) rows")
@@ -244,7 +246,7 @@ final class PackedDense: @unchecked Sendable {
     /// The name of the implementation oneDNN runs for `rows` rows (e.g. `brg:avx512_core`).
     func implementation(rows: Int) -> String {
         let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, weights: &weightsDesc,
-                                    precision: precision, withBias: bias != nil)
+                                    precision: precision, withBias: bias != nil, channelScales: channelScales)
         defer { dnnl_primitive_desc_destroy(pd) }
         var name: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name)
@@ -279,17 +281,12 @@ final class PackedDense: @unchecked Sendable {
                 x.data.withUnsafeBufferPointer { xp in
                     Quantize.rows(xp.baseAddress!, rows: rows, width: k, into: &quantised, scales: &rowScales)
                 }
-                var scaleDesc = plainDesc([n], dnnl_f32)
-                channelScales.withUnsafeBufferPointer { sp in
-                    quantised.withUnsafeMutableBytes { qp in
-                        let src = Memory(&srcDesc, pointer: qp.baseAddress!)
-                        let scales = Memory(&scaleDesc, pointer: UnsafeMutableRawPointer(mutating: sp.baseAddress!))
-                        var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: src.handle),
-                                    dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights.handle),
-                                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst.handle),
-                                    dnnl_exec_arg_t(arg: DNNL_ARG_ATTR_OUTPUT_SCALES, memory: scales.handle)]
-                        Gemm.exclusively { execute(p, &args) }
-                    }
+                quantised.withUnsafeMutableBytes { qp in
+                    let src = Memory(&srcDesc, pointer: qp.baseAddress!)
+                    var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: src.handle),
+                                dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights.handle),
+                                dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst.handle)]
+                    Gemm.exclusively { execute(p, &args) }
                 }
                 Quantize.finish(out, rows: rows, width: n, rowScales: rowScales, bias: bias)
             }
