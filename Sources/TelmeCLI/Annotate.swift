@@ -219,7 +219,7 @@ struct Annotate: AsyncParsableCommand {
         let outURL = URL(fileURLWithPath: out)
         let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan)
         let runURL = outURL.appendingPathComponent("run.json")
-        var fresh = true
+        var continued: RunInfo?
         if FileManager.default.fileExists(atPath: runURL.path) {
             if overwrite {
                 try FileManager.default.removeItem(at: runURL)
@@ -234,16 +234,22 @@ struct Annotate: AsyncParsableCommand {
                                         + differences.joined(separator: "; ")
                                         + ". Use --overwrite to replace it, or another --out")
                 }
-                fresh = false
+                continued = previous
             }
         }
-        let done = try writer.start(fresh: fresh)
+        let done = try writer.start(fresh: continued == nil)
         guard done.map(\.unit) == Array(mine.prefix(done.count)) else {
             throw PipelineError("\(outURL.path)/units.jsonl: the units done are not this run's first units "
                                 + "(--overwrite starts again)")
         }
         info.unitsDone = done.count
         for entry in done { info.counts.add(contentsOf: entry.status) }
+        if let continued {
+            let notes = info.notes(continuing: continued)
+            for n in notes { note(n) }
+            let all = (continued.notes ?? []) + notes
+            info.notes = all.isEmpty ? nil : all
+        }
         try info.write(to: runURL)
         if !done.isEmpty {
             note(done.count == mine.count ? "all \(mine.count) units are already done in \(out)"

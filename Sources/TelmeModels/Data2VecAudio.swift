@@ -112,14 +112,14 @@ public final class Data2VecAudio: Sendable {
         layers = try (0..<config.numHiddenLayers).map { i in
             let p = "\(prefix)encoder.layers.\(i)"
             func w(_ name: String, _ shape: [Int]) throws -> WeightView { try weights.weight("\(p).\(name)", shape: shape) }
-            func dense(_ name: String, out: Int, in inDim: Int) throws -> Linear {
-                try Linear(weights, "\(p).\(name)", out: out, in: inDim, quantisable: true)
+            func dense(_ name: String, out: Int, in inDim: Int, activation: Activation = .none) throws -> Linear {
+                try Linear(weights, "\(p).\(name)", out: out, in: inDim, activation: activation, quantisable: true)
             }
             return EncoderLayer(
                 q: try dense("attention.q_proj", out: h, in: h), k: try dense("attention.k_proj", out: h, in: h),
                 v: try dense("attention.v_proj", out: h, in: h), out: try dense("attention.out_proj", out: h, in: h),
                 normWeight: try w("layer_norm.weight", [h]), normBias: try w("layer_norm.bias", [h]),
-                intermediate: try dense("feed_forward.intermediate_dense", out: f, in: h),
+                intermediate: try dense("feed_forward.intermediate_dense", out: f, in: h, activation: .gelu),
                 output: try dense("feed_forward.output_dense", out: h, in: f),
                 finalNormWeight: try w("final_layer_norm.weight", [h]), finalNormBias: try w("final_layer_norm.bias", [h]))
         }
@@ -255,9 +255,7 @@ public final class Data2VecAudio: Sendable {
         let eps = Float(config.layerNormEps)
         var x = layer.out(context)
         Ops.addLayerNorm(&x, residual: residual, weight: layer.normWeight, bias: layer.normBias, eps: eps)
-        var ff = layer.intermediate(x)
-        Ops.gelu(&ff)
-        var y = layer.output(ff)
+        var y = layer.output(layer.intermediate(x))
         Ops.addLayerNorm(&y, residual: x, weight: layer.finalNormWeight, bias: layer.finalNormBias, eps: eps)
         return y
     }

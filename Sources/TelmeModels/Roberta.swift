@@ -101,7 +101,8 @@ public struct RobertaLayer: Sendable {
         value = try Linear(weights, "\(p).attention.self.value", out: h, in: h, quantisable: true)
         attentionOutput = try Linear(weights, "\(p).attention.output.dense", out: h, in: h, quantisable: true)
         attentionLayerNorm = try LayerNorm(weights, "\(p).attention.output.LayerNorm", width: h, eps: c.layerNormEps)
-        intermediate = try Linear(weights, "\(p).intermediate.dense", out: c.intermediateSize, in: h, quantisable: true)
+        intermediate = try Linear(weights, "\(p).intermediate.dense", out: c.intermediateSize, in: h, activation: .gelu,
+                                  quantisable: true)
         output = try Linear(weights, "\(p).output.dense", out: h, in: c.intermediateSize, quantisable: true)
         outputLayerNorm = try LayerNorm(weights, "\(p).output.LayerNorm", width: h, eps: c.layerNormEps)
         heads = c.numAttentionHeads
@@ -127,8 +128,7 @@ public struct RobertaLayer: Sendable {
     private func feedForward(_ context: Tensor, residual: Tensor) -> Tensor {
         var attended = attentionOutput(context)
         attentionLayerNorm(&attended, residual: residual)
-        var inner = intermediate(attended)
-        Ops.gelu(&inner)
+        let inner = intermediate(attended)
         var out = output(inner)
         outputLayerNorm(&out, residual: attended)
         return out

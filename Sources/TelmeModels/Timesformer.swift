@@ -108,8 +108,9 @@ public final class Timesformer {
         func norm(_ name: String) throws -> Norm {
             Norm(weight: try view("\(name).weight", [h]), bias: try view("\(name).bias", [h]))
         }
-        func dense(_ name: String, out: Int, in inDim: Int, bias: Bool = true) throws -> Linear {
-            try Linear(weights, prefix + name, out: out, in: inDim, bias: bias, quantisable: true)
+        func dense(_ name: String, out: Int, in inDim: Int, bias: Bool = true,
+                   activation: Activation = .none) throws -> Linear {
+            try Linear(weights, prefix + name, out: out, in: inDim, bias: bias, activation: activation, quantisable: true)
         }
         // One h x h x h product per layer at load (about 0.1 s for TimeSformer-base) saves one
         // (frames * patches) x h x h product per layer and clip (5.6 % of the encoder's work).
@@ -155,7 +156,7 @@ public final class Timesformer {
                 qkv: try dense("\(p).attention.attention.qkv", out: 3 * h, in: h, bias: config.qkvBias),
                 attentionOutput: try dense("\(p).attention.output.dense", out: h, in: h),
                 normAfter: try norm("\(p).layernorm_after"),
-                intermediate: try dense("\(p).intermediate.dense", out: config.intermediateSize, in: h),
+                intermediate: try dense("\(p).intermediate.dense", out: config.intermediateSize, in: h, activation: .gelu),
                 output: try dense("\(p).output.dense", out: h, in: config.intermediateSize))
         }
         finalNorm = try norm("layernorm")
@@ -357,9 +358,7 @@ public final class Timesformer {
     private func feedForward(_ x: Tensor, _ layer: Layer) -> Tensor {
         var y = x
         Ops.layerNorm(&y, weight: layer.normAfter.weight, bias: layer.normAfter.bias, eps: eps)
-        y = layer.intermediate(y)
-        Ops.gelu(&y)
-        return layer.output(y)
+        return layer.output(layer.intermediate(y))
     }
 
     /// HF `TimeSformerAttention` on `sequences` contiguous sequences of `length` rows: the

@@ -1,9 +1,10 @@
 internal import CBLAS
 import Synchronization
 
-/// Plain matrix products (attention's, the convolutions'), through the backend in force
-/// (`Compute.backend`): OpenBLAS's `cblas_sgemm` or oneDNN's `dnnl_sgemm`. Dense layers with
-/// packed weights (`PackedDense`) take the same lock.
+/// Plain matrix products (the convolutions', the heads'), through the backend in force
+/// (`Compute.backend`): OpenBLAS's `cblas_sgemm` or oneDNN's `dnnl_sgemm`; attention's small
+/// products (`independently`) on OpenBLAS, one thread each. Dense layers with packed weights
+/// (`PackedDense`) take the same lock.
 ///
 /// Products run one at a time in the process (a lock), each on all of the backend's threads,
 /// except inside `independently`, which runs many small products at once, one per thread.
@@ -62,8 +63,11 @@ public enum Gemm {
         func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       transposeB: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1) {
             guard m > 0, n > 0 else { return }
+            // OpenBLAS whatever the backend: oneDNN 2.6's sgemm builds a kernel per new shape,
+            // which costs milliseconds on attention's many small products (8 x 64 x 8: 5.6 ms
+            // against 1.4 us); on one thread OpenBLAS uses no pool of its own.
             sgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: false, b: b, ldb: ldb, transposeB: transposeB,
-                  c: c, ldc: ldc, alpha: alpha, beta: 0, backend: Compute.backend)
+                  c: c, ldc: ldc, alpha: alpha, beta: 0, backend: .openblas)
         }
     }
 

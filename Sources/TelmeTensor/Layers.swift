@@ -8,28 +8,33 @@
 public struct Linear: Sendable {
     public let weight: WeightView
     public let bias: WeightView?
+    /// Applied to the product: exact GELU for the feed-forward's first layer.
+    public let activation: Activation
     private let packed: PackedDense?
 
     /// Fetches `<name>.weight` (`out x in`) and, when `bias`, `<name>.bias` (`out`), checking shapes.
     public init(_ weights: any WeightSource, _ name: String, out: Int, in inDim: Int, bias: Bool = true,
-                quantisable: Bool = false) throws {
+                activation: Activation = .none, quantisable: Bool = false) throws {
         self.init(weight: try weights.weight("\(name).weight", shape: [out, inDim]),
-                  bias: bias ? try weights.weight("\(name).bias", shape: [out]) : nil, quantisable: quantisable)
+                  bias: bias ? try weights.weight("\(name).bias", shape: [out]) : nil, activation: activation,
+                  quantisable: quantisable)
     }
 
     /// A layer on weights already fetched (`weight` is `out x in`, `bias` is `out`). The memory
     /// must outlive the layer.
-    public init(weight: WeightView, bias: WeightView?, quantisable: Bool = false, backend: Backend = Compute.backend) {
+    public init(weight: WeightView, bias: WeightView?, activation: Activation = .none, quantisable: Bool = false,
+                backend: Backend = Compute.backend) {
         precondition(weight.shape.count == 2 && bias.map { $0.shape == [weight.shape[0]] } ?? true,
                      "Linear: weight \(weight.shape), bias \(bias?.shape ?? [])")
         self.weight = weight
         self.bias = bias
+        self.activation = activation
         switch backend {
         case .openblas:
             packed = nil
         case .onednn:
             let precision: Precision = quantisable ? Compute.precision : .f32
-            packed = PackedDense(weight: weight, bias: bias, precision: precision)
+            packed = PackedDense(weight: weight, bias: bias, gelu: activation == .gelu, precision: precision)
         }
     }
 
@@ -39,14 +44,23 @@ public struct Linear: Sendable {
     /// The arithmetic this layer runs in.
     public var precision: Precision { packed?.precision ?? .f32 }
 
-    /// Applies the layer to every row of `x` in one matrix product.
+    /// Applies the layer (and its activation) to every row of `x` in one matrix product.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        guard let packed else { return Ops.linear(x, weight: weight, bias: bias) }
-        return Profile.measure("linear") { packed(x) }
+        if let packed { return Profile.measure("linear") { packed(x) } }
+        var y = Ops.linear(x, weight: weight, bias: bias)
+        if activation == .gelu { Ops.gelu(&y) }
+        return y
     }
 
     /// The oneDNN implementation that runs this layer on `rows` rows (nil on OpenBLAS).
     public func implementation(rows: Int) -> String? { packed?.implementation(rows: rows) }
+}
+
+/// What a dense layer applies to its product.
+public enum Activation: Sendable, Equatable {
+    case none
+    /// Exact GELU (`Kernels.gelu`; with oneDNN in float32, its `gelu_erf` post-op).
+    case gelu
 }
 
 /// LayerNorm over the last dimension with an affine part, as PyTorch's `nn.LayerNorm`.

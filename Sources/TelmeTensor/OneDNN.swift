@@ -130,6 +130,8 @@ final class PackedDense: @unchecked Sendable {
     let inFeatures: Int
     let precision: Precision
     private let bias: WeightView?
+    /// GELU after the bias: oneDNN's `gelu_erf` post-op in float32, `Kernels.gelu` in int8.
+    private let gelu: Bool
     /// The packed weights (float32, or int8 with oneDNN's compensation for signed inputs).
     private let weights: Memory
     private var weightsDesc: dnnl_memory_desc_t
@@ -141,11 +143,12 @@ final class PackedDense: @unchecked Sendable {
     /// output and input widths; every row count then runs on the same packed weights).
     private static let layoutRows = 256
 
-    init(weight: WeightView, bias: WeightView?, precision: Precision) {
+    init(weight: WeightView, bias: WeightView?, gelu: Bool, precision: Precision) {
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         self.precision = precision
         self.bias = bias
+        self.gelu = gelu
         let n = outFeatures, k = inFeatures
         // W as oneDNN's `K x N` weights: element (k, n) at n * K + k.
         let elementType = precision == .int8 ? dnnl_s8 : dnnl_f32
@@ -169,7 +172,7 @@ final class PackedDense: @unchecked Sendable {
         }
         channelScales = scales
         let layoutPD = Self.primitiveDesc(rows: Self.layoutRows, n: n, k: k, weights: &anyDesc, precision: precision,
-                                          withBias: bias != nil, channelScales: scales)
+                                          withBias: bias != nil, gelu: gelu, channelScales: scales)
         defer { dnnl_primitive_desc_destroy(layoutPD) }
         weightsDesc = dnnl_primitive_desc_query_md(layoutPD, dnnl_query_weights_md, 0)!.pointee
         weights = Memory(allocating: &weightsDesc)
@@ -207,7 +210,7 @@ final class PackedDense: @unchecked Sendable {
     /// mode, and the per-channel output scales `s_n` in int8 (fixed in the primitive: oneDNN 2.6
     /// runs scales given at run time on its generic gemm, not on the VNNI brgemm kernels).
     private static func primitiveDesc(rows: Int, n: Int, k: Int, weights: inout dnnl_memory_desc_t,
-                                      precision: Precision, withBias: Bool,
+                                      precision: Precision, withBias: Bool, gelu: Bool,
                                       channelScales: [Float]) -> dnnl_primitive_desc_t {
         var src = plainDesc([rows, k], precision == .int8 ? dnnl_s8 : dnnl_f32)
         var dst = plainDesc([rows, n], dnnl_f32)
@@ -224,6 +227,12 @@ final class PackedDense: @unchecked Sendable {
         defer { dnnl_primitive_attr_destroy(attr) }
         if precision == .int8 {
             OneDNN.check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(n), 1 << 1, channelScales), "setting scales")
+        } else if gelu {
+            var postOps: dnnl_post_ops_t?
+            OneDNN.check(dnnl_post_ops_create(&postOps), "creating post-ops")
+            defer { dnnl_post_ops_destroy(postOps) }
+            OneDNN.check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_gelu_erf, 0, 0), "adding GELU")
+            OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
         }
         var pd: dnnl_primitive_desc_t?
         OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, nil), "creating a matmul")
@@ -234,7 +243,7 @@ final class PackedDense: @unchecked Sendable {
         primitives.withLock { cache in
             if let p = cache[rows] { return p }
             let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, weights: &weightsDesc,
-                                        precision: precision, withBias: bias != nil, channelScales: channelScales)
+                                        precision: precision, withBias: bias != nil, gelu: gelu, channelScales: channelScales)
             defer { dnnl_primitive_desc_destroy(pd) }
             var p: dnnl_primitive_t?
             OneDNN.check(dnnl_primitive_create(&p, pd), "creating a matmul for \(rows) rows")
@@ -246,7 +255,7 @@ final class PackedDense: @unchecked Sendable {
     /// The name of the implementation oneDNN runs for `rows` rows (e.g. `brg:avx512_core`).
     func implementation(rows: Int) -> String {
         let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, weights: &weightsDesc,
-                                    precision: precision, withBias: bias != nil, channelScales: channelScales)
+                                    precision: precision, withBias: bias != nil, gelu: gelu, channelScales: channelScales)
         defer { dnnl_primitive_desc_destroy(pd) }
         var name: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name)
@@ -288,7 +297,7 @@ final class PackedDense: @unchecked Sendable {
                                 dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst.handle)]
                     Gemm.exclusively { execute(p, &args) }
                 }
-                Quantize.finish(out, rows: rows, width: n, rowScales: rowScales, bias: bias)
+                Quantize.finish(out, rows: rows, width: n, rowScales: rowScales, bias: bias, gelu: gelu)
             }
         }
     }
@@ -331,8 +340,9 @@ enum Quantize {
         }
     }
 
-    /// `y[m][n] = y[m][n] * a_m + b_n` (oneDNN has already applied `s_n`).
-    static func finish(_ y: UnsafeMutablePointer<Float>, rows: Int, width: Int, rowScales: [Float], bias: WeightView?) {
+    /// `y[m][n] = y[m][n] * a_m + b_n` (oneDNN has already applied `s_n`), then GELU if asked.
+    static func finish(_ y: UnsafeMutablePointer<Float>, rows: Int, width: Int, rowScales: [Float], bias: WeightView?,
+                       gelu: Bool) {
         nonisolated(unsafe) let ys = y
         rowScales.withUnsafeBufferPointer { sp in
             nonisolated(unsafe) let scales = sp.baseAddress!
@@ -345,6 +355,7 @@ enum Quantize {
                     } else {
                         for i in 0..<width { row[i] *= a }
                     }
+                    if gelu { Kernels.gelu(row, count: width) }
                 }
             }
         }

@@ -128,6 +128,26 @@ struct ResumeTests {
         try TelmeBinary.expectSameOutputs(try Self.reference(["--speaker-numbering", "dialogue"]), out, "overwritten")
     }
 
+    /// A requeue on a node with another core count continues (recording it); another backend
+    /// or precision computes other numbers, so it is refused.
+    @Test func otherThreadsContinueOtherBackendIsRefused() throws {
+        let out = try AnnotateTests.temporaryDirectory().appendingPathComponent("out")
+        let killed = try TelmeBinary.run(Self.arguments(out, ["--threads", "2", "--backend", "openblas"]),
+                                         environment: ["TELME_TEST_SIGNAL": "2:committed:KILL"])
+        #expect(killed.signaled, "\(killed.stderr)")
+        let backend = try TelmeBinary.run(Self.arguments(out, ["--threads", "2", "--backend", "onednn"]))
+        #expect(backend.status == 2 && backend.stderr.contains("--backend (openblas there, onednn now)"), "\(backend.stderr)")
+        let precision = try TelmeBinary.run(Self.arguments(out, ["--threads", "2", "--precision", "int8"]))
+        #expect(precision.status == 2 && precision.stderr.contains("--precision (f32 there, int8 now)"),
+                "\(precision.stderr)")
+        let resumed = try TelmeBinary.run(Self.arguments(out, ["--threads", "1", "--backend", "openblas"]))
+        #expect(resumed.status == 1, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("--threads 1 (before: 2)"), "\(resumed.stderr)")
+        let notes = try TelmeBinary.runInfo(out)["notes"] as? [String] ?? []
+        #expect(notes.count == 1 && notes[0].contains("units after the first 2"), "\(notes)")
+        #expect(Self.unitsDone(out) == 3)
+    }
+
     @Test func changedCorpusIsRefused() throws {
         let folder = try AnnotateTests.temporaryDirectory()
         let corpus = folder.appendingPathComponent("corpus.csv")

@@ -82,7 +82,8 @@ public struct RunInfo: Codable, Sendable {
     public var corpus: CorpusInfo
     public var formats: [OutputFormat]
     public var batchSize: Int
-    /// Threads of the matrix products: OpenBLAS's results change in the last bits with them.
+    /// Threads of the matrix products (a few products change in their last bits with them, so
+    /// a run continued with another count says so in `notes`, but is not refused).
     public var threads: Int
     /// The backend and precision of the products (part of the run's identity), and the
     /// kernels that ran them.
@@ -91,6 +92,9 @@ public struct RunInfo: Codable, Sendable {
     public var shard: Shard?
     /// For a merged folder: the folders it was merged from.
     public var mergedFrom: [String]?
+    /// What changed across the processes of a continued run without changing what it means
+    /// (e.g. another thread count on a requeued node), one sentence each.
+    public var notes: [String]?
     public var state: State
     /// Units in the plan of this folder (its shard's), and how many are done.
     public var units: Int
@@ -145,12 +149,20 @@ public struct RunInfo: Codable, Sendable {
         check("--allow-outside-root", corpus.allowOutsideRoot, other.corpus.allowOutsideRoot) { "\($0)" }
         check("--format", formats, other.formats) { $0.map(\.rawValue).joined(separator: ",") }
         check("--batch-size", batchSize, other.batchSize) { "\($0)" }
-        check("--threads", threads, other.threads) { "\($0)" }
         check("--backend", compute?.backend, other.compute?.backend) { $0?.rawValue ?? "openblas" }
         check("--precision", compute?.precision, other.compute?.precision) { $0?.rawValue ?? "f32" }
         check("the shard", shard, other.shard) { $0.map(\.description) ?? "none" }
         if other.mergedFrom != nil { found.append("the folder is a merge of shards") }
         return found
+    }
+
+    /// Changes from `other` that a continued run records rather than refuses: a thread count
+    /// changes the last bits of some products (data2vec-audio's), never the meaning of a record.
+    /// `unitsDone` is this run's count of units already done.
+    public func notes(continuing other: RunInfo) -> [String] {
+        guard threads != other.threads else { return [] }
+        return ["units after the first \(unitsDone) ran with --threads \(threads) (before: \(other.threads)); "
+                + "a few audio products may differ in their last bits from a run with one thread count"]
     }
 
     /// Reads `run.json`.
