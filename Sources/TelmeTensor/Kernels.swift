@@ -201,6 +201,44 @@ enum Kernels {
         return (mean, squares / Double(n))
     }
 
+    // MARK: int8
+
+    /// Quantises one row symmetrically: `q[i] = round(x[i] / a)` (ties to even) with
+    /// `a = max |x| / 127`, or 1 for a row of zeros or with a value that is not finite (whose
+    /// lanes then saturate). Returns `a`.
+    static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>) -> Float {
+        let width = Lanes.scalarCount
+        var largest = Lanes(repeating: 0)
+        var i = 0
+        while i + width <= count {
+            let v = load(x + i)
+            let magnitude = v.replacing(with: -v, where: v .< 0)
+            largest = largest.replacing(with: magnitude, where: magnitude .> largest)
+            i += width
+        }
+        var top = largest.max()
+        while i < count { top = max(top, abs(x[i])); i += 1 }
+        let a: Float = top > 0 && top.isFinite ? top / 127 : 1
+        let inverse = Lanes(repeating: 1 / a)
+        let low = Lanes(repeating: -127), high = Lanes(repeating: 127)
+        i = 0
+        while i + width <= count {
+            var v = (load(x + i) * inverse).rounded(.toNearestOrEven)
+            // Clamped, and NaN to 0 (the conversion below traps on what is not a number).
+            v = v.replacing(with: low, where: v .< low).replacing(with: high, where: v .> high)
+                .replacing(with: 0, where: v .!= v)
+            let n = SIMD8<Int32>(v, rounding: .towardZero)
+            for j in 0..<width { q[i + j] = Int8(truncatingIfNeeded: n[j]) }
+            i += width
+        }
+        while i < count {
+            let v = (x[i] / a).rounded(.toNearestOrEven)
+            q[i] = v.isNaN ? 0 : Int8(max(-127, min(127, v)))
+            i += 1
+        }
+        return a
+    }
+
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>) -> Lanes {
         UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)

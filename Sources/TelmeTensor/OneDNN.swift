@@ -324,16 +324,8 @@ enum Quantize {
                 nonisolated(unsafe) let qBase = qp.baseAddress!, sBase = sp.baseAddress!
                 Parallel.forEach(count: rows, floatsPerItem: width) { range in
                     for m in range {
-                        let row = xs + m * width
-                        var largest: Float = 0
-                        for i in 0..<width { largest = max(largest, abs(row[i])) }
-                        let a = largest > 0 && largest.isFinite ? largest / 127 : 1
+                        let a = Kernels.quantizeRow(xs + m * width, count: width, into: qBase + m * width)
                         sBase[m] = a
-                        let inverse = 1 / a
-                        let out = qBase + m * width
-                        for i in 0..<width {
-                            out[i] = Int8(max(-127, min(127, (row[i] * inverse).rounded(.toNearestOrEven))))
-                        }
                     }
                 }
             }

@@ -151,3 +151,29 @@ import Testing
         }
     }
 }
+
+/// int8 quantisation of a row: round half to even, saturating, zero and non-finite rows safe.
+@Suite struct QuantizeRowTests {
+    @Test(arguments: [1, 7, 8, 9, 31, 1024]) func matchesTheScalarRule(count: Int) {
+        let x = (0..<count).map { Float(sin(Double($0) * 0.7 + 0.3)) * 3 }
+        var q = [Int8](repeating: 0, count: count)
+        let a = q.withUnsafeMutableBufferPointer { Kernels.quantizeRow(x, count: count, into: $0.baseAddress!) }
+        let top = x.map(abs).max()!
+        #expect(a == (top > 0 ? top / 127 : 1))
+        for i in 0..<count {
+            #expect(q[i] == Int8((x[i] / a).rounded(.toNearestOrEven)), "\(i)")
+        }
+        #expect(q.contains(127) || q.contains(-127))
+    }
+
+    @Test func zeroAndNonFiniteRowsDoNotTrap() {
+        var q = [Int8](repeating: 5, count: 9)
+        let zeros = [Float](repeating: 0, count: 9)
+        #expect(q.withUnsafeMutableBufferPointer { Kernels.quantizeRow(zeros, count: 9, into: $0.baseAddress!) } == 1)
+        #expect(q == [Int8](repeating: 0, count: 9))
+        let odd: [Float] = [.nan, .infinity, -.infinity, 1, -1, 0.4, 0.6, .nan, 2]
+        let a = q.withUnsafeMutableBufferPointer { Kernels.quantizeRow(odd, count: 9, into: $0.baseAddress!) }
+        #expect(a == 1)
+        #expect(q == [0, 127, -127, 1, -1, 0, 1, 0, 2])
+    }
+}
