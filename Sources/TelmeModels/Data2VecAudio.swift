@@ -38,16 +38,16 @@ public enum AudioModelError: Error, CustomStringConvertible, Equatable {
 /// (usually the mapped model file), which this object keeps alive.
 public final class Data2VecAudio: Sendable {
     struct ConvLayer {
+        /// The conv's weights and bias.
         var kernel: Conv1d.Kernel
-        var bias: WeightView?
         var normWeight: WeightView
         var normBias: WeightView
         var stride: Int
     }
 
     struct PositionLayer {
+        /// The grouped conv's weights and bias.
         var kernel: Conv1d.Kernel
-        var bias: WeightView
     }
 
     struct EncoderLayer {
@@ -85,8 +85,8 @@ public final class Data2VecAudio: Sendable {
         for (i, out) in config.convDim.enumerated() {
             let p = "\(prefix)feature_extractor.conv_layers.\(i)"
             convLayers.append(ConvLayer(
-                kernel: Conv1d.Kernel(try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]])),
-                bias: config.convBias ? try weights.weight("\(p).conv.bias", shape: [out]) : nil,
+                kernel: Conv1d.Kernel(try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]]),
+                                      bias: config.convBias ? try weights.weight("\(p).conv.bias", shape: [out]) : nil),
                 normWeight: try weights.weight("\(p).layer_norm.weight", shape: [out]),
                 normBias: try weights.weight("\(p).layer_norm.bias", shape: [out]),
                 stride: config.convStride[i]))
@@ -102,8 +102,9 @@ public final class Data2VecAudio: Sendable {
         let groupWidth = h / config.numConvPosEmbeddingGroups
         positionLayers = try (0..<config.numConvPosEmbeddings).map { i in
             let p = "\(prefix)encoder.pos_conv_embed.layers.\(i).conv"
-            return PositionLayer(kernel: Conv1d.Kernel(try weights.weight("\(p).weight", shape: [h, groupWidth, config.convPosKernelSize])),
-                                 bias: try weights.weight("\(p).bias", shape: [h]))
+            return PositionLayer(kernel: Conv1d.Kernel(
+                try weights.weight("\(p).weight", shape: [h, groupWidth, config.convPosKernelSize]),
+                bias: try weights.weight("\(p).bias", shape: [h]), groups: config.numConvPosEmbeddingGroups))
         }
         encoderNormWeight = try weights.weight("\(prefix)encoder.layer_norm.weight", shape: [h])
         encoderNormBias = try weights.weight("\(prefix)encoder.layer_norm.bias", shape: [h])
@@ -194,7 +195,7 @@ public final class Data2VecAudio: Sendable {
         for b in 0..<batch {
             var x = Tensor(shape: [1, samples, 1], data: Array(audio.data[(b * samples)..<((b + 1) * samples)]))
             for layer in convLayers {
-                x = Conv1d.forward(x, kernel: layer.kernel, bias: layer.bias, stride: layer.stride)
+                x = Conv1d.forward(x, kernel: layer.kernel, stride: layer.stride)
                 Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: Self.defaultNormEps)
                 Ops.gelu(&x)
             }
@@ -227,8 +228,7 @@ public final class Data2VecAudio: Sendable {
         let kernel = config.convPosKernelSize
         var x = hidden
         for layer in positionLayers {
-            x = Conv1d.forward(x, kernel: layer.kernel, bias: layer.bias, padding: kernel / 2,
-                               groups: config.numConvPosEmbeddingGroups)
+            x = Conv1d.forward(x, kernel: layer.kernel, padding: kernel / 2)
             if kernel % 2 == 0 { x = Self.droppingLastFrame(x) }
             Ops.layerNorm(&x, weight: nil, bias: nil, eps: Self.defaultNormEps)
             Ops.gelu(&x)

@@ -7,7 +7,7 @@
 /// kernel` to `out x kernel x (in / groups)`: then each row of the im2col copy is `kernel`
 /// contiguous runs of input channels (one run for the whole patch without groups), copied on
 /// every thread. Each group is an im2col copy of a block of output steps followed by one
-/// `cblas_sgemm`.
+/// product: `cblas_sgemm` on those weights, or with oneDNN a dense layer's packed matmul.
 public enum Conv1d {
     /// Conv weights in the order the products read them: `out x kernel x (in / groups)`.
     public struct Kernel: Sendable {
@@ -17,15 +17,23 @@ public enum Conv1d {
         public let width: Int
         /// `values[(o * width + k) * groupIn + c]` is PyTorch's `weight[o][c][k]`.
         public let values: [Float]
+        public let groups: Int
+        /// With oneDNN: each group's `groupOut x (kernel groupIn)` weights packed as a dense
+        /// layer's (with its slice of the bias), built with the backend in force.
+        let packed: [PackedDense]?
 
-        /// Reorders a PyTorch conv weight `out x (in / groups) x kernel`.
-        public init(_ weight: WeightView) {
-            precondition(weight.shape.count == 3, "conv1d: weight shape \(weight.shape)")
+        /// Reorders a PyTorch conv weight `out x (in / groups) x kernel`; `bias` has `out` values.
+        public init(_ weight: WeightView, bias: WeightView?, groups: Int = 1) {
+            precondition(weight.shape.count == 3 && groups > 0 && weight.shape[0] % groups == 0,
+                         "conv1d: weight shape \(weight.shape) for \(groups) groups")
+            precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true, "conv1d: bias shape")
             let out = weight.shape[0], groupIn = weight.shape[1], width = weight.shape[2]
             outChannels = out
             self.groupIn = groupIn
             self.width = width
-            values = [Float](unsafeUninitializedCapacity: out * groupIn * width) { buffer, initialized in
+            self.groups = groups
+            self.bias = bias
+            let values = [Float](unsafeUninitializedCapacity: out * groupIn * width) { buffer, initialized in
                 for o in 0..<out {
                     for c in 0..<groupIn {
                         for k in 0..<width {
@@ -35,7 +43,19 @@ public enum Conv1d {
                 }
                 initialized = out * groupIn * width
             }
+            self.values = values
+            let groupOut = out / groups, patch = groupIn * width
+            packed = Compute.backend != .onednn ? nil : values.withUnsafeBufferPointer { v in
+                (0..<groups).map { g in
+                    PackedDense(weight: WeightView(shape: [groupOut, patch], base: v.baseAddress! + g * groupOut * patch),
+                                bias: bias.map { WeightView(shape: [groupOut], base: $0.base + g * groupOut) },
+                                gelu: false, precision: .f32)
+                }
+            }
         }
+
+        /// The bias (`outChannels`), added to every output step.
+        public let bias: WeightView?
     }
 
     /// Output steps of a convolution: `(length + 2 padding - kernel) / stride + 1`, or 0 when
@@ -56,24 +76,21 @@ public enum Conv1d {
     ///
     /// Shapes are the caller's responsibility (checked with preconditions): models validate
     /// their configs and inputs before calling.
-    public static func forward(_ x: Tensor, kernel: Kernel, bias: WeightView?,
-                               stride: Int = 1, padding: Int = 0, groups: Int = 1) -> Tensor {
+    public static func forward(_ x: Tensor, kernel: Kernel, stride: Int = 1, padding: Int = 0) -> Tensor {
         Profile.measure("conv1d") {
-            forward(x, kernel: kernel, bias: bias, stride: stride, padding: padding, groups: groups,
-                    blockFloats: blockFloats)
+            forward(x, kernel: kernel, stride: stride, padding: padding, blockFloats: blockFloats)
         }
     }
 
     /// `forward` with an explicit im2col block size (tests use small blocks to cross block edges).
-    static func forward(_ x: Tensor, kernel weights: Kernel, bias: WeightView?,
-                        stride: Int, padding: Int, groups: Int, blockFloats: Int) -> Tensor {
+    static func forward(_ x: Tensor, kernel weights: Kernel, stride: Int, padding: Int, blockFloats: Int) -> Tensor {
+        let bias = weights.bias, groups = weights.groups
         precondition(x.shape.count == 3, "conv1d: input shape \(x.shape) is not batch x length x channels")
         let batch = x.shape[0], length = x.shape[1], inChannels = x.shape[2]
         let outChannels = weights.outChannels, groupIn = weights.groupIn, kernel = weights.width
         precondition(groups > 0 && stride > 0 && padding >= 0 && kernel > 0, "conv1d: bad parameters")
         precondition(inChannels == groupIn * groups && outChannels % groups == 0,
                      "conv1d: input channels \(inChannels), weight \([outChannels, groupIn, kernel]), groups \(groups)")
-        precondition(bias.map { $0.shape == [outChannels] } ?? true, "conv1d: bias shape")
         let outLength = outputLength(inputLength: length, kernel: kernel, stride: stride, padding: padding)
         precondition(outLength > 0, "conv1d: input of \(length) steps is shorter than the kernel \(kernel)")
 
@@ -88,7 +105,7 @@ public enum Conv1d {
                 weights.values.withUnsafeBufferPointer { wp in
                     columns.withUnsafeMutableBufferPointer { cp in
                         nonisolated(unsafe) let xBase = xp.baseAddress!, col = cp.baseAddress!
-                        if let bias {
+                        if let bias, weights.packed == nil {
                             for row in 0..<(batch * outLength) {
                                 (oBase + row * outChannels).update(from: bias.base, count: outChannels)
                             }
@@ -121,11 +138,15 @@ public enum Conv1d {
                                             }
                                         }
                                     }
-                                    Gemm.multiply(m: rows, n: groupOut, k: patch,
-                                                  a: col, lda: patch,
-                                                  b: wp.baseAddress! + g * groupOut * patch, ldb: patch, transposeB: true,
-                                                  c: output + start * outChannels + g * groupOut, ldc: outChannels,
-                                                  beta: bias == nil ? 0 : 1)
+                                    let target = output + start * outChannels + g * groupOut
+                                    if let packed = weights.packed {
+                                        packed[g].multiply(col, rows: rows, into: target, ldc: outChannels)
+                                    } else {
+                                        Gemm.multiply(m: rows, n: groupOut, k: patch, a: col, lda: patch,
+                                                      b: wp.baseAddress! + g * groupOut * patch, ldb: patch,
+                                                      transposeB: true, c: target, ldc: outChannels,
+                                                      beta: bias == nil ? 0 : 1)
+                                    }
                                 }
                                 start += rows
                             }

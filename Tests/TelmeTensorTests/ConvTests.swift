@@ -65,7 +65,11 @@ import Testing
         Case(batch: 1, length: 50, inChannels: 4, outChannels: 4, kernel: 3, stride: 2, padding: 0, groups: 2, bias: false, blockFloats: 1),
     ]
 
-    @Test(arguments: cases) func matchesDirectConvolution(_ c: Case) throws {
+    @Test(arguments: cases, Backend.allCases) func matchesDirectConvolution(_ c: Case, backend: Backend) throws {
+        try Compute.with(backend: backend) { try matchesDirectConvolution(c) }
+    }
+
+    func matchesDirectConvolution(_ c: Case) throws {
         let weights = ArrayWeights()
         let weightShape = [c.outChannels, c.inChannels / c.groups, c.kernel]
         let w = Self.values(weightShape.reduce(1, *), seed: 1)
@@ -73,8 +77,8 @@ import Testing
         weights.set("w", shape: weightShape, values: w)
         weights.set("b", shape: [c.outChannels], values: b)
         let x = Tensor(shape: [c.batch, c.length, c.inChannels], data: Self.values(c.batch * c.length * c.inChannels, seed: 3))
-        let y = Conv1d.forward(x, kernel: Conv1d.Kernel(try weights.weight("w")), bias: c.bias ? try weights.weight("b") : nil,
-                               stride: c.stride, padding: c.padding, groups: c.groups, blockFloats: c.blockFloats)
+        let kernel = Conv1d.Kernel(try weights.weight("w"), bias: c.bias ? try weights.weight("b") : nil, groups: c.groups)
+        let y = Conv1d.forward(x, kernel: kernel, stride: c.stride, padding: c.padding, blockFloats: c.blockFloats)
         let outLength = Conv1d.outputLength(inputLength: c.length, kernel: c.kernel, stride: c.stride, padding: c.padding)
         #expect(y.shape == [c.batch, outLength, c.outChannels])
         let expected = Self.reference(x, weight: w, weightShape: weightShape, bias: c.bias ? b : nil,
@@ -94,8 +98,8 @@ import Testing
         let weights = ArrayWeights()
         weights.set("w", shape: [4, 2, 3], values: (0..<24).map { (Float($0) - 11) / 7 })
         weights.set("b", shape: [4], values: [0.1, -0.2, 0.3, -0.4])
-        let y = Conv1d.forward(x, kernel: Conv1d.Kernel(try weights.weight("w")), bias: try weights.weight("b"),
-                               stride: 2, padding: 1, groups: 2)
+        let y = Conv1d.forward(x, kernel: Conv1d.Kernel(try weights.weight("w"), bias: try weights.weight("b"), groups: 2),
+                               stride: 2, padding: 1)
         let torch: [Float] = [
             0.49285707, -0.02142857, -0.32142860, -1.92142856, -0.97142851, -0.73571438, 1.47857141, 3.02857161,
             -0.73928559, -0.61071426, 1.31785703, 2.41785717, -4.18571424, -2.55714297, 2.74285722, 10.14285851,
