@@ -137,8 +137,8 @@ final class PackedDense: @unchecked Sendable {
     private var weightsDesc: dnnl_memory_desc_t
     /// int8: `s_n` of each output channel.
     private let channelScales: [Float]
-    /// By row count and output row stride.
-    private let primitives = Mutex<[SIMD2<Int>: dnnl_primitive_t]>([:])
+    /// By row count.
+    private let primitives = Mutex<[Int: dnnl_primitive_t]>([:])
 
     /// The row count whose primitive picks the packed layout (oneDNN's blocking depends on the
     /// output and input widths; every row count then runs on the same packed weights).
@@ -210,11 +210,11 @@ final class PackedDense: @unchecked Sendable {
     /// The matmul `[rows, k] x weights -> [rows, n]` (float32 out), with the bias in float32
     /// mode, and the per-channel output scales `s_n` in int8 (fixed in the primitive: oneDNN 2.6
     /// runs scales given at run time on its generic gemm, not on the VNNI brgemm kernels).
-    private static func primitiveDesc(rows: Int, n: Int, k: Int, ldc: Int? = nil, weights: inout dnnl_memory_desc_t,
+    private static func primitiveDesc(rows: Int, n: Int, k: Int, weights: inout dnnl_memory_desc_t,
                                       precision: Precision, withBias: Bool, gelu: Bool,
                                       channelScales: [Float]) -> dnnl_primitive_desc_t {
         var src = plainDesc([rows, k], precision == .int8 ? dnnl_s8 : dnnl_f32)
-        var dst = plainDesc([rows, n], dnnl_f32, strides: [ldc ?? n, 1])
+        var dst = plainDesc([rows, n], dnnl_f32)
         var biasDesc = plainDesc([1, n], dnnl_f32)
         var desc = dnnl_matmul_desc_t()
         let useBias = withBias && precision == .f32
@@ -240,15 +240,15 @@ final class PackedDense: @unchecked Sendable {
         return pd!
     }
 
-    private func primitive(rows: Int, ldc: Int) -> dnnl_primitive_t {
+    private func primitive(rows: Int) -> dnnl_primitive_t {
         primitives.withLock { cache in
-            if let p = cache[SIMD2(rows, ldc)] { return p }
-            let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, ldc: ldc, weights: &weightsDesc,
+            if let p = cache[rows] { return p }
+            let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, weights: &weightsDesc,
                                         precision: precision, withBias: bias != nil, gelu: gelu, channelScales: channelScales)
             defer { dnnl_primitive_desc_destroy(pd) }
             var p: dnnl_primitive_t?
             OneDNN.check(dnnl_primitive_create(&p, pd), "creating a matmul for \(rows) rows")
-            cache[SIMD2(rows, ldc)] = p!
+            cache[rows] = p!
             return p!
         }
     }
@@ -272,13 +272,13 @@ final class PackedDense: @unchecked Sendable {
             x.data.withUnsafeBufferPointer { xp in
                 switch precision {
                 case .f32:
-                    multiply(xp.baseAddress!, rows: rows, into: out, ldc: n)
+                    run(source: UnsafeRawPointer(xp.baseAddress!), rows: rows, into: out)
                 case .int8:
                     var rowScales = [Float](repeating: 1, count: rows)
                     var quantised = [Int8](repeating: 0, count: rows * k)
                     Quantize.rows(xp.baseAddress!, rows: rows, width: k, into: &quantised, scales: &rowScales)
                     quantised.withUnsafeBytes { qp in
-                        run(source: qp.baseAddress!, rows: rows, into: out, ldc: n)
+                        run(source: qp.baseAddress!, rows: rows, into: out)
                     }
                     Quantize.finish(out, rows: rows, width: n, rowScales: rowScales, bias: bias, gelu: gelu)
                 }
@@ -287,18 +287,29 @@ final class PackedDense: @unchecked Sendable {
     }
 
     /// float32 only: `c[r] = a[r] W^T + b` for `rows` contiguous rows of `a`, into rows of `c`
-    /// `ldc` floats apart (a block of columns of a wider output: a convolution's group).
+    /// `ldc` floats apart (a block of columns of a wider output: a convolution's group). A
+    /// strided output goes through a contiguous block: oneDNN 2.6 runs a strided destination on
+    /// its reference matmul (270 ms for data2vec-audio's 206 x 912 x 48 groups).
     func multiply(_ a: UnsafePointer<Float>, rows: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
         precondition(precision == .f32, "PackedDense.multiply is float32")
         guard rows > 0 else { return }
-        run(source: UnsafeRawPointer(a), rows: rows, into: c, ldc: ldc)
+        let n = outFeatures
+        if ldc == n {
+            run(source: UnsafeRawPointer(a), rows: rows, into: c)
+            return
+        }
+        let block = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
+        defer { block.deallocate() }
+        run(source: UnsafeRawPointer(a), rows: rows, into: block)
+        for r in 0..<rows { (c + r * ldc).update(from: block + r * n, count: n) }
     }
 
-    /// Runs the primitive of `rows` rows on `source` (float32, or int8 already quantised).
-    private func run(source: UnsafeRawPointer, rows: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let p = primitive(rows: rows, ldc: ldc)
+    /// Runs the primitive of `rows` rows on `source` (float32, or int8 already quantised) into
+    /// `rows x outFeatures` contiguous floats.
+    private func run(source: UnsafeRawPointer, rows: Int, into c: UnsafeMutablePointer<Float>) {
+        let p = primitive(rows: rows)
         var srcDesc = plainDesc([rows, inFeatures], precision == .int8 ? dnnl_s8 : dnnl_f32)
-        var dstDesc = plainDesc([rows, outFeatures], dnnl_f32, strides: [ldc, 1])
+        var dstDesc = plainDesc([rows, outFeatures], dnnl_f32)
         let src = Memory(&srcDesc, pointer: UnsafeMutableRawPointer(mutating: source))
         let dst = Memory(&dstDesc, pointer: c)
         var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: src.handle),
