@@ -154,14 +154,22 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
         ("Joey: Hi.", "Joey", "Hi."),
         ("Dr. Smith: Hi.", "Dr. Smith", "Hi."),
         ("Man #2: Hi.", "Man #2", "Hi."),
-        ("JOEY (V.O.): Hi.", "JOEY (V.O.)", "Hi."),
+        ("JOEY (V.O.): Hi.", "JOEY", "Hi."),           // a voice-over is the same speaker
+        ("Monica (O.S.): Hi.", "Monica", "Hi."),
+        ("[SPEAKER_00]: Hi.", "SPEAKER_00", "Hi."),    // WhisperX's prefix
+        ("[Rachel]: Hi.", "Rachel", "Hi."),
+        ("[laughs] Hi.", "", "[laughs] Hi."),
+        (">> JOEY: Hi.", "JOEY", "Hi."),              // closed captions
+        (">>JOEY: Hi.", "JOEY", "Hi."),
+        (">> Hi.", "", "Hi."),
+        ("joey: hi.", "joey", "hi."),                  // one lowercase word: a name
+        ("he said: go.", "", "he said: go."),
         ("Joey & Chandler: Hi.", "Joey & Chandler", "Hi."),
         ("Zoë: Ça va?", "Zoë", "Ça va?"),
         ("He said: go.", "", "He said: go."),          // a lowercase word: a sentence, not a name
         ("At 5:30 we go.", "", "At 5:30 we go."),     // no space after the colon
         ("JOEY:Hi.", "", "JOEY:Hi."),
         ("JOEY: ", "", "JOEY:"),                       // nothing said
-        ("joey: hi.", "", "joey: hi."),
         ("One Two Three Four Five: x", "", "One Two Three Four Five: x"), // more than 4 words
         ("Well, Joey: hi", "", "Well, Joey: hi"),     // a comma is not part of a name
         ("- JOEY: Hi.", "JOEY", "Hi."),               // one turn: the dash goes
@@ -357,6 +365,19 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
         for _ in 0..<1500 {
             var bytes: [UInt8] = []
             if format == .vtt, next(2) == 0 { bytes += Array("WEBVTT\n\n".utf8) }
+            if format == .json, next(3) != 0 {
+                // WhisperX-shaped segments with odd values, so the generator gets past the JSON reader.
+                let numbers = ["0.5", "1", "-1", "1e3", "9999999999", "null", "\"x\"", "true", "2.25"]
+                let texts = ["\" Hi.\"", "\"\"", "\"JOEY: a\"", "1", "\" [joy]\"", "\"\\u00e9 \\n b\""]
+                bytes += Array("{\"segments\": [\n".utf8)
+                for k in 0..<next(6) {
+                    let segment = (k > 0 ? ",\n" : "") + "{\"start\": \(numbers[next(numbers.count)]), "
+                        + "\"end\": \(numbers[next(numbers.count)]), \"text\": \(texts[next(texts.count)])"
+                        + (next(2) == 0 ? ", \"speaker\": \"SPEAKER_0\(next(3))\"}" : "}")
+                    bytes += Array(segment.utf8)
+                }
+                bytes += Array("], \"language\": \"en\"}".utf8)
+            }
             if format == .csv, next(3) != 0 {
                 // Rows of the right width, so the generator gets past the CSV reader's errors.
                 bytes += Array("start,end,speaker,text\n".utf8)

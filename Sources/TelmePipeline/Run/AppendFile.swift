@@ -61,6 +61,23 @@ final class AppendFile {
         size += array.count
     }
 
+    /// Overwrites bytes inside the file at `offset` (`pwrite`); `offset + bytes.count` must not
+    /// pass the end (a fixed-size header rewritten in place).
+    func overwrite(_ bytes: [UInt8], at offset: Int) throws {
+        precondition(offset >= 0 && offset + bytes.count <= size, "overwrite inside the file")
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { buffer in
+                pwrite(fd, buffer.baseAddress! + written, bytes.count - written, off_t(offset + written))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PipelineError("\(url.path): cannot write: \(errnoText())")
+            }
+            written += n
+        }
+    }
+
     /// Flushes the file to the disk (`fsync`).
     func sync() throws {
         guard fsync(fd) == 0 else { throw PipelineError("\(url.path): cannot sync: \(errnoText())") }
