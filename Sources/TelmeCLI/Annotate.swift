@@ -42,7 +42,7 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
     var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
 
-    @Option(name: [.customShort("o"), .long], help: "Output folder.")
+    @Option(name: [.customShort("o"), .long, .customLong("output")], help: "Output folder.")
     var out: String
 
     @Option(help: "Comma-separated output formats: jsonl, csv, json (one document per episode or dialogue).")
@@ -237,7 +237,7 @@ struct Annotate: AsyncParsableCommand {
     func run() async throws {
         let started = Date()
         Gemm.setThreads(threads)
-        let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model))
+        let file = try openModel(model)
         let description = try description(for: file.model)
         let settings = settings(for: file.model)
         let corpus = try readCorpus()

@@ -79,7 +79,7 @@ struct Bench: AsyncParsableCommand {
         Gemm.setThreads(threads)
         let timing = BenchTiming(repeats: repeats, warmup: warmup)
         let start = ContinuousClock.now
-        let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model))
+        let file = try openModel(model)
         let opened = ContinuousClock.now
         let heads = try BenchHeads(file: file)
         let built = ContinuousClock.now

@@ -19,8 +19,14 @@ struct Validate: AsyncParsableCommand {
             problems were found, 2 for usage errors or an unreadable corpus.
             """)
 
-    @Argument(help: "The corpus: a transcript CSV (meld, iemocap) or a folder of episodes with transcripts.")
-    var corpus: String
+    @Argument(help: "The corpus: a transcript CSV (meld, iemocap), a folder of episodes with transcripts, or one episode's transcript.")
+    var corpusArgument: String?
+
+    @Option(name: .customLong("corpus"), help: "The corpus, named as annotate names it (instead of the argument).")
+    var corpusOption: String?
+
+    /// The corpus, from the argument or `--corpus`.
+    var corpus: String { corpusOption ?? corpusArgument ?? "" }
 
     @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
     var layout: Annotate.LayoutChoice = .auto
@@ -41,6 +47,9 @@ struct Validate: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (corpusArgument == nil) != (corpusOption == nil) else {
+            throw ValidationError("name the corpus once: as the argument or with --corpus")
+        }
         guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
     }
 
@@ -52,7 +61,7 @@ struct Validate: AsyncParsableCommand {
         var settings: Settings
         var needAudio = true, needVideo = true
         if let model {
-            let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model), verifyChecksums: false)
+            let file = try openModel(model, verifyChecksums: false)
             settings = file.model.settings
             needAudio = file.model.audio != nil
             needVideo = file.model.video != nil
