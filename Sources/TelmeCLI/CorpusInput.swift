@@ -18,8 +18,12 @@ struct CorpusInput {
         var corpus: Corpus
         var warnings: [CorpusWarning]
         var episodeProblems: [EpisodeProblem]
+        /// What is worth knowing but not a problem (cues without a speaker, counted per transcript).
+        var notes: [CorpusWarning] = []
         /// One line each, problems first (as `annotate` prints them).
-        var messages: [String] { episodeProblems.map(\.description) + warnings.map(\.description) }
+        var messages: [String] {
+            episodeProblems.map(\.description) + warnings.map(\.description) + notes.map(\.description)
+        }
     }
 
     /// Extensions of a transcript given alone as the corpus: that one episode is annotated.
@@ -47,12 +51,12 @@ struct CorpusInput {
             let episodes = try EpisodeCorpus.read(folder: url.deletingLastPathComponent(), dialogueGap: dialogueGap,
                                                   withoutVideo: textOnly, only: name)
             return Read(corpus: Corpus(file: corpus, layout: .episodes, utterances: episodes.utterances),
-                        warnings: episodes.warnings, episodeProblems: episodes.problems)
+                        warnings: episodes.warnings, episodeProblems: episodes.problems, notes: episodes.unnamedSpeakers)
         }
         if layout == .episodes || (layout == .auto && exists && isFolder.boolValue) {
             let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap, withoutVideo: textOnly)
             return Read(corpus: Corpus(file: corpus, layout: .episodes, utterances: episodes.utterances),
-                        warnings: episodes.warnings, episodeProblems: episodes.problems)
+                        warnings: episodes.warnings, episodeProblems: episodes.problems, notes: episodes.unnamedSpeakers)
         }
         var read = try Corpus(contentsOf: url, layout: CorpusLayout(rawValue: layout.rawValue))
         read.file = corpus  // records name the transcript as the user did

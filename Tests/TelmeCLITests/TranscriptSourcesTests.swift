@@ -123,6 +123,28 @@ struct TranscriptSourcesTests {
         #expect(counts?["without_gold"] as? Int == 2)
     }
 
+    /// `validate --preview` shows the dialogues and speakers annotate will see, per episode.
+    @Test func validatePreviewsDialoguesAndSpeakers() throws {
+        let read = try CorpusInput(corpus: Self.whisperx.path, layout: .auto, dialogueGap: 5).read()
+        #expect(Validate.preview(read.corpus) == [
+            "E03 (E03.srt): 6 utterances, 2 dialogues; speakers: SPEAKER_00 3, SPEAKER_01 3",
+            "  E03#0  0.5-6.0 s  3 utterances: SPEAKER_00, SPEAKER_01, SPEAKER_00",
+            "  E03#1  13.0-21.5 s  3 utterances: SPEAKER_01, SPEAKER_00, SPEAKER_01",
+            "S01/E01 (S01/E01.json): 6 utterances, 2 dialogues; speakers: SPEAKER_01 3, SPEAKER_00 2, ? 1",
+            "  S01/E01#0  0.5-6.0 s  3 utterances: SPEAKER_00, SPEAKER_01, SPEAKER_00",
+            "  S01/E01#1  13.0-21.5 s  3 utterances: SPEAKER_01, ?, SPEAKER_01",
+            "S01/E02 (S01/E02.vtt): 4 utterances, 2 dialogues; speakers: SPEAKER_00 2, SPEAKER_01 2",
+            "  S01/E02#0  0.8-4.5 s  2 utterances: SPEAKER_00, SPEAKER_01",
+            "  S01/E02#1  11.0-17.5 s  2 utterances: SPEAKER_00, SPEAKER_01",
+        ])
+        // The count of cues without a speaker is a note, not a problem: the corpus validates clean.
+        #expect(read.notes.count == 1)
+        #expect(read.warnings.isEmpty && read.episodeProblems.isEmpty)
+        let validate = try #require(try TelmeCommand.parseAsRoot(["validate", "--preview", "--corpus", Self.whisperx.path])
+            as? Validate)
+        #expect(try validate.report().isClean)
+    }
+
     // MARK: Options every subcommand shares
 
     @Test func mistypedCommandsGetASuggestion() throws {

@@ -87,6 +87,9 @@ public struct EpisodeCorpus: Sendable {
     public var warnings: [CorpusWarning]
     /// Problems with the files of the folder.
     public var problems: [EpisodeProblem]
+    /// One note per transcript with cues without a speaker: how many (not a problem: their
+    /// utterances get an empty speaker).
+    public var unnamedSpeakers: [CorpusWarning] = []
 
     public init(folder: String, episodes: [Episode], warnings: [CorpusWarning] = [], problems: [EpisodeProblem] = []) {
         self.folder = folder
@@ -106,8 +109,10 @@ public struct EpisodeCorpus: Sendable {
     /// The utterances as the teacher's input builder takes them.
     public var turns: [DialogueTurn] { utterances.map(\.turn) }
 
-    /// Problems and warnings as one-line messages, problems first.
-    public var messages: [String] { problems.map(\.description) + warnings.map(\.description) }
+    /// Problems, warnings and notes as one-line messages, problems first.
+    public var messages: [String] {
+        problems.map(\.description) + warnings.map(\.description) + unnamedSpeakers.map(\.description)
+    }
 
     /// Whether `folder` is a directory holding at least one video with a transcript of the same name
     /// (for `--layout auto`).
@@ -131,6 +136,7 @@ public struct EpisodeCorpus: Sendable {
         var episodes: [Episode] = []
         var warnings: [CorpusWarning] = []
         var problems: [EpisodeProblem] = []
+        var unnamedSpeakers: [CorpusWarning] = []
         for group in groups {
             let videos = group.videos.map { folder.appendingPathComponent($0).path }
             let transcripts = group.transcripts.map { folder.appendingPathComponent($0).path }
@@ -154,16 +160,14 @@ public struct EpisodeCorpus: Sendable {
             let format = TranscriptFormat(pathExtension: (group.transcripts[0] as NSString).pathExtension)
             do {
                 let transcript = try Transcript(contentsOf: URL(fileURLWithPath: transcriptPath), format: format)
-                var found = transcript.warnings
+                warnings += transcript.warnings
                 let unnamed = transcript.cues.filter(\.speaker.isEmpty)
                 if let first = unnamed.first {
-                    // One warning per transcript: a count, not a line per cue.
-                    found.append(CorpusWarning(file: transcriptPath, line: first.line, message:
+                    // One note per transcript: a count, not a line per cue.
+                    unnamedSpeakers.append(CorpusWarning(file: transcriptPath, line: first.line, message:
                         "\(unnamed.count) of \(transcript.cues.count) cues have no speaker (the first here); "
                         + "their utterances get an empty speaker"))
                 }
-                warnings += found.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }
-                    .map(\.element)
                 // Utterances name the video and transcript relative to the folder, so that the
                 // records and the run's identity do not depend on where the folder is.
                 episodes.append(Episode(name: group.name, video: video, transcript: transcriptPath, format: format,
@@ -183,7 +187,9 @@ public struct EpisodeCorpus: Sendable {
                 "no episode: no video (\(videoExtensions.map { "." + $0 }.joined(separator: ", "))) has a transcript "
                 + "(.srt, .vtt, .json, .csv) of the same name (\(videos) videos, \(transcripts) transcripts)")
         }
-        return EpisodeCorpus(folder: folder.path, episodes: episodes, warnings: warnings, problems: problems)
+        var corpus = EpisodeCorpus(folder: folder.path, episodes: episodes, warnings: warnings, problems: problems)
+        corpus.unnamedSpeakers = unnamedSpeakers
+        return corpus
     }
 
     /// The utterances of one transcript, split into dialogues by the rule above.
