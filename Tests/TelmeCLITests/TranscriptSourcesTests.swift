@@ -121,6 +121,26 @@ struct TranscriptSourcesTests {
         let counts = report?["counts"] as? [String: Any]
         #expect(counts?["evaluated"] as? Int == 3)
         #expect(counts?["without_gold"] as? Int == 2)
+
+        // --gold from transcripts the user holds, matched by the records' transcript and line: a
+        // run of untagged transcripts scored against tagged copies of them (one file, or a folder).
+        let plain = folder.appendingPathComponent("plain")
+        try FileManager.default.createDirectory(at: plain, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: corpus.appendingPathComponent("ep01.mp4"), to: plain.appendingPathComponent("ep01.mp4"))
+        try srt.replacingOccurrences(of: " [joy]", with: "").replacingOccurrences(of: " [Neutral]", with: "")
+            .write(to: plain.appendingPathComponent("ep01.srt"), atomically: true, encoding: .utf8)
+        let plainOut = folder.appendingPathComponent("plain-out")
+        #expect(try TelmeBinary.run(["annotate", "--model", RunReportTests.model, "--corpus", plain.path,
+                                     "-o", plainOut.path]).status == 0)
+        #expect(try RunReportTests.records(plainOut).allSatisfy { $0["gold"] is NSNull })
+        for gold in [corpus.path, corpus.appendingPathComponent("ep01.srt").path] {
+            let scored = try TelmeBinary.run(["evaluate", plainOut.path, "--gold", gold])
+            #expect(scored.status == 0, "\(scored.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: plainOut.appendingPathComponent("evaluation.json")))
+                as? [String: Any]
+            #expect((json?["counts"] as? [String: Any])?["evaluated"] as? Int == 2, "\(gold)")
+            #expect((json?["gold"] as? [String: Any])?["kind"] as? String == "transcripts")
+        }
     }
 
     /// `validate --preview` shows the dialogues and speakers annotate will see, per episode.
