@@ -18,6 +18,13 @@
 #   S01/E02.webm + S01/E02.vtt   ep02.mkv remuxed to WebM (VP9 + Opus); 4 segments
 #   E03.mp4 + E03.srt            ep01.mp4 as is; 6 segments
 set -euo pipefail
+# ffmpeg (the CLI) and python3 make the fixtures; the tests only read them.
+if ! command -v ffmpeg >/dev/null || ! command -v python3 >/dev/null; then
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq ffmpeg python3 >/dev/null
+fi
 root="$(cd "$(dirname "$0")/.." && pwd)/Tests/TelmeCLITests/Fixtures"
 out="$root/whisperx"
 rm -rf "$out" && mkdir -p "$out/S01"
