@@ -14,7 +14,8 @@
 #   A segment that diarization left without a speaker has no prefix (and no "speaker" key).
 #
 # whisperx/
-#   S01/E01.mov + S01/E01.json   ep01.mp4 remuxed to QuickTime (H.264 + AAC); 6 segments, one without speaker
+#   S01/E01.mov + S01/E01.json   ep01.mp4 remuxed to QuickTime (H.264 + AAC); 6 segments, one without speaker;
+#                                with the .srt, .vtt and .txt WhisperX writes beside it (--output_format all)
 #   S01/E02.webm + S01/E02.vtt   ep02.mkv remuxed to WebM (VP9 + Opus); 4 segments
 #   E03.mp4 + E03.srt            ep01.mp4 as is; 6 segments
 set -euo pipefail
@@ -77,13 +78,23 @@ result = {"segments": e01, "word_segments": [w for s in e01 for w in s["words"]]
 with open(f"{out}/S01/E01.json", "w", encoding="utf-8") as f:
     json.dump(result, f, ensure_ascii=False)
 
-with open(f"{out}/S01/E02.vtt", "w", encoding="utf-8") as f:
-    print("WEBVTT\n", file=f)
-    for s in segments(ep02):
-        print(f"{timestamp(s['start'], False, '.')} --> {timestamp(s['end'], False, '.')}\n{line(s)}\n", file=f)
+def write_vtt(path, segs):
+    with open(path, "w", encoding="utf-8") as f:
+        print("WEBVTT\n", file=f)
+        for s in segs:
+            print(f"{timestamp(s['start'], False, '.')} --> {timestamp(s['end'], False, '.')}\n{line(s)}\n", file=f)
 
-with open(f"{out}/E03.srt", "w", encoding="utf-8") as f:
-    for i, s in enumerate(segments([(a, b, c or "SPEAKER_00", d) for a, b, c, d in ep01]), start=1):
-        print(f"{i}\n{timestamp(s['start'], True, ',')} --> {timestamp(s['end'], True, ',')}\n{line(s)}\n", file=f)
+def write_srt(path, segs):
+    with open(path, "w", encoding="utf-8") as f:
+        for i, s in enumerate(segs, start=1):
+            print(f"{i}\n{timestamp(s['start'], True, ',')} --> {timestamp(s['end'], True, ',')}\n{line(s)}\n", file=f)
+
+write_srt(f"{out}/S01/E01.srt", e01)
+write_vtt(f"{out}/S01/E01.vtt", e01)
+with open(f"{out}/S01/E01.txt", "w", encoding="utf-8") as f:
+    for s in e01:
+        print(line(s), file=f)
+write_vtt(f"{out}/S01/E02.vtt", segments(ep02))
+write_srt(f"{out}/E03.srt", segments([(a, b, c or "SPEAKER_00", d) for a, b, c, d in ep01]))
 PY
 find "$out" -type f | sort | xargs ls -l

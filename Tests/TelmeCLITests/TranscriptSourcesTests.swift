@@ -32,6 +32,9 @@ struct TranscriptSourcesTests {
         let out = folder.appendingPathComponent("out")
         let result = try Self.annotate(Self.whisperx.path, out)
         #expect(result.status == 0, "\(result.stderr)")
+        // S01/E01.json comes with the .srt, .vtt and .txt WhisperX writes beside it: the JSON is
+        // used, without a complaint about the others.
+        #expect(!result.stderr.contains("other transcripts of the same name ignored"), "\(result.stderr)")
         let warnings = RunReportTests.lines(result.stderr, matching: "cues have no speaker")
         #expect(warnings == ["telme: warning: \(Self.whisperx.path)/S01/E01.json:1: 1 of 6 cues have no speaker "
                              + "(the first here); their utterances get an empty speaker"])

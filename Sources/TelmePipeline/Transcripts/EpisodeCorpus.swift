@@ -59,6 +59,8 @@ public struct Episode: Sendable, Equatable {
 /// The `episodes` layout: a folder of whole episode videos, each with a transcript of the same
 /// base name; every cue is an utterance cut from the episode by its times.
 ///
+/// - Several transcripts of one episode: `.csv`, `.json`, `.vtt`, `.srt` in that order is used,
+///   with a problem reported, except WhisperX's own set (a `.json` with `.srt` / `.vtt` beside it).
 /// - Files: the folder's files and those of its subfolders (`S01/E01.mkv`), up to 8 levels;
 ///   names starting with `.` are ignored and symbolic links to folders are not followed.
 ///   Videos end in `.mp4`, `.mkv`, `.avi`, `.mov`, `.webm`, transcripts in `.srt`, `.vtt`,
@@ -154,10 +156,15 @@ public struct EpisodeCorpus: Sendable {
                 episodes.append(Episode(name: group.name, video: video, transcript: nil, format: nil, utterances: []))
                 continue
             }
-            if transcripts.count > 1 {
+            let format = TranscriptFormat(pathExtension: (group.transcripts[0] as NSString).pathExtension)
+            // WhisperX writes its .srt and .vtt beside its .json (`--output_format all`): the JSON
+            // is used, and that is no problem. Any other pair is reported.
+            let whisperXSet = format == .json && group.transcripts.dropFirst().allSatisfy {
+                [.srt, .vtt].contains(TranscriptFormat(pathExtension: ($0 as NSString).pathExtension))
+            }
+            if transcripts.count > 1, !whisperXSet {
                 problems.append(.severalTranscripts(chosen: transcriptPath, ignored: Array(transcripts.dropFirst())))
             }
-            let format = TranscriptFormat(pathExtension: (group.transcripts[0] as NSString).pathExtension)
             do {
                 let transcript = try Transcript(contentsOf: URL(fileURLWithPath: transcriptPath), format: format)
                 warnings += transcript.warnings
