@@ -113,11 +113,8 @@ public final class Annotator {
                 stepsDone += 1
                 progress?(Double(done) + Double(unit.count) * min(stepsDone, steps) / steps)
             }
-            var records = try annotate(unit: unit, corpus: corpus, ids: ids, prepared: prepared, official: official,
-                                       step: step)
-            for k in records.indices {
-                records[k].source = Self.names(of: corpus.utterances[unit.lowerBound + k], in: corpus, locator: locator).source
-            }
+            let records = try annotate(unit: unit, corpus: corpus, ids: ids, prepared: prepared, locator: locator,
+                                       official: official, step: step)
             for record in records { counts.add(record.status) }
             try sink(unit, records)
             done += unit.count
@@ -152,8 +149,8 @@ public final class Annotator {
 
     /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`),
     /// whose prepared inputs are given in the same order; `step` is called after each model call.
-    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], prepared: [MediaInputs], official: Bool,
-                          step: () -> Void) throws -> [AnnotationRecord] {
+    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], prepared: [MediaInputs],
+                          locator: MediaLocator?, official: Bool, step: () -> Void) throws -> [AnnotationRecord] {
         let labels = description.labels
         let textLogits = teacherLogits(ids: ids, unit: unit, step: step)
         let audio = try audioOutputs(prepared, official: official, step: step)
@@ -192,8 +189,9 @@ public final class Annotator {
             let modalitiesOK = (audioStudent == nil || asked.contains(input.audioStatus))
                 && (videoStudent == nil || asked.contains(input.videoStatus))
             if fusion != nil, fused[k] == nil, !modalitiesOK { notes.append("text-only prediction") }
+            let names = Self.names(of: u, in: corpus, locator: locator)
             records.append(AnnotationRecord(
-                source: "", episode: u.episode, transcript: Self.names(of: u, in: corpus, locator: nil).transcript,
+                source: names.source, episode: u.episode, transcript: names.transcript,
                 cue: u.cue, line: u.line, dialogue: u.dialogue, utterance: u.index,
                 speaker: u.speaker, start: u.startSeconds, end: u.endSeconds, text: u.text,
                 label: labels[best], confidence: probabilities[best], probabilities: probabilities,
