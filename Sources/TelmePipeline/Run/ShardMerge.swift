@@ -111,6 +111,7 @@ public enum ShardMerge {
         info.commandLine = commandLine
         info.shard = nil
         info.mergedFrom = folders.map(\.path)
+        info.embeddings = nil  // each shard keeps its own embeddings/; they are not merged
         info.state = report.missing.isEmpty ? .merged : .incomplete
         info.units = plan.units.count
         info.unitsDone = writer.done.count
