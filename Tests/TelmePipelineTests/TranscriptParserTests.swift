@@ -147,6 +147,34 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
         #expect(lines(t.warnings) == ["6: cue starts at 1.0 s, before the previous cue's start 5.0 s; kept in file order"])
     }
 
+    // MARK: WhisperX JSON
+
+    @Test func whisperXSegmentsSpeakersLinesAndGold() throws {
+        let json = """
+            {"segments": [
+              {"start": 0.5, "end": 2.0, "text": " Hello there.", "speaker": "SPEAKER_00", "words": [{"word": "Hello", "start": 0.5}]},
+              {"start": 2.5, "end": 3.0, "text": "  "},
+              {"start": 3.5, "end": 4.0, "text": " No speaker.", "emotion": "joy"},
+              {"start": "x", "end": 5.0, "text": " Untimed {brace} \\"q\\" ["}
+            ], "word_segments": [{"word": "[", "start": 9}], "language": "en"}
+            """
+        let t = try parse(json, .json)
+        #expect(t.cues.map(\.text) == ["Hello there.", "No speaker.", "Untimed {brace} \"q\" ["])
+        #expect(t.cues.map(\.speaker) == ["SPEAKER_00", "", ""])
+        #expect(t.cues.map(\.line) == [2, 4, 5], "the line where each segment's object starts")
+        #expect(t.cues.map(\.gold) == [nil, "joy", nil])
+        #expect(t.cues[0].start == TranscriptTime(seconds: 0.5) && t.cues[0].end == TranscriptTime(seconds: 2))
+        #expect(t.cues[2].start == nil && t.cues[2].end == nil)
+        #expect(lines(t.warnings) == ["3: segment 1 has no text, skipped",
+                                      "5: segment 3: no numeric start and end; the cue is kept without times"])
+        // WhisperX's own file is one line: every segment is on line 1.
+        let oneLine = try parse(#"{"segments": [{"start": 0, "end": 1, "text": " a"}, {"start": 1, "end": 2, "text": " b"}]}"#, .json)
+        #expect(oneLine.cues.map(\.line) == [1, 1])
+        for bad in ["[1, 2]", "not json", #"{"segments": 3}"#] {
+            #expect(throws: CorpusError.self, "\(bad)") { try parse(bad, .json) }
+        }
+    }
+
     // MARK: Speakers and text
 
     @Test(arguments: [
