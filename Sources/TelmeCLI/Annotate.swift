@@ -460,8 +460,9 @@ final class ProgressMeter {
     func text(_ now: Date) -> String {
         let elapsed = now.timeIntervalSince(start)
         let doneHere = latest - Double(alreadyDone)
-        // This process's rate; unknown before its first step.
-        let eta = doneHere > 0 ? clock((Double(total) - latest) * elapsed / doneHere) : "?:??:??"
+        // This process's rate; unknown before its first step (nothing is left once all is done).
+        let eta = latest >= Double(total) ? clock(0)
+            : doneHere > 0 ? clock((Double(total) - latest) * elapsed / doneHere) : "?:??:??"
         let percent = total > 0 ? Int((latest / Double(total) * 100).rounded(.down)) : 100
         return "\(Int(latest.rounded(.down)))/\(total) utterances (\(percent)%), elapsed \(clock(elapsed)), ETA \(eta)"
     }
