@@ -151,19 +151,20 @@ VTT
 ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=64x48:rate=10" -t 2 "${exact[@]}" \
     -c:v mpeg4 -q:v 31 "$ep/ep03.avi"
 
-# episodes/offset/ (a subfolder: not part of the episodes corpus above): the video stream starts
+# offset/ (beside episodes/, not in it: subfolders of an episodes folder are episodes): the video stream starts
 # 0.564 s after the container and the audio (itsoffset 0.5 plus the encoder's delay), as in
 # remuxed broadcast recordings. Presentation time 1.0-2.0 s is white with an 880 Hz tone, the rest
 # black and silent; offset.srt has that one cue.
-mkdir -p "$ep/offset"
+off="$root/offset"
+rm -rf "$off" && mkdir -p "$off"
 ffmpeg -loglevel error -y -f lavfi \
     -i "color=black:size=64x48:rate=10:duration=3,drawbox=color=white:t=fill:enable='between(t,0.5,1.45)'" \
     "${exact[@]}" -c:v libx264 -bf 0 -pix_fmt yuv420p -crf 45 "$tmp/offset-video.mp4"
 ffmpeg -loglevel error -y -f lavfi -i "sine=frequency=880:sample_rate=16000:duration=1" \
     -af "adelay=1000,apad" -t 3.5 "${exact[@]}" -c:a aac -b:a 16k "$tmp/offset-audio.m4a"
 ffmpeg -loglevel error -y -itsoffset 0.5 -i "$tmp/offset-video.mp4" -i "$tmp/offset-audio.m4a" \
-    -map 0:v -map 1:a -c copy "${exact[@]}" "$ep/offset/offset.mkv"
-printf '1\n00:00:01,000 --> 00:00:02,000\nANNA: Now.\n' > "$ep/offset/offset.srt"
+    -map 0:v -map 1:a -c copy "${exact[@]}" "$off/offset.mkv"
+printf '1\n00:00:01,000 --> 00:00:02,000\nANNA: Now.\n' > "$off/offset.srt"
 
 du -ab "$iem" "$ep" | sort -n | tail -25
 du -sh "$iem" "$ep"

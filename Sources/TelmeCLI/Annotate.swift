@@ -14,15 +14,16 @@ struct Annotate: AsyncParsableCommand {
             Writes annotations.jsonl and annotations.csv (see Schemas/annotation-record.schema.json), \
             units.jsonl and run.json to the output folder, unit by unit (a dialogue, or a batch of 4 with \
             official-batch4) as they finish. The same command on the same folder continues an interrupted \
-            run. SIGINT or SIGTERM: the current unit is finished and written, then the run stops. Exit \
-            status: 0 when every utterance is ok, 1 when some were degraded or failed, 2 for usage, model \
-            or corpus errors, 130 / 143 when stopped by SIGINT / SIGTERM.
+            run. SIGINT or SIGTERM: the current unit is finished and written, then the run stops. Every \
+            run ends with one summary line on stderr (counts, wall time, output folder). Exit status: 0 \
+            when every utterance is ok, 1 when some were degraded or failed, 2 for usage, model or corpus \
+            errors, 130 / 143 when stopped by SIGINT / SIGTERM.
             """)
 
     @Option(help: "The converted model (.telme).")
     var model: String
 
-    @Option(help: "The corpus: a transcript CSV (meld, iemocap) or a folder of episodes with transcripts.")
+    @Option(help: "The corpus: a transcript CSV (meld, iemocap), a folder of episodes with transcripts, or one episode's transcript next to its video.")
     var corpus: String
 
     @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
@@ -32,7 +33,7 @@ struct Annotate: AsyncParsableCommand {
                                discussion: "Default: the CSV's Video_Path / Wav_Path, relative to the CSV's folder."))
     var media: String?
 
-    @Flag(help: "Annotate from the transcript alone, even when the corpus names media.")
+    @Flag(help: "Annotate from the transcript alone: audio and video are skipped (status ok), and episode transcripts without a video are annotated too.")
     var textOnly = false
 
     @Flag(help: "Read media files outside the corpus root (--media, or the CSV's folder); refused otherwise.")
@@ -41,11 +42,17 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
     var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
 
-    @Option(help: "Output folder.")
+    @Option(name: [.customShort("o"), .long, .customLong("output")], help: "Output folder.")
     var out: String
 
     @Option(help: "Comma-separated output formats: jsonl, csv, json (one document per episode or dialogue).")
     var format: String = "jsonl,csv"
+
+    @Flag(help: "The CSV also holds each model's own class probabilities (text_p_<label>, audio_p_<label>, video_p_<label>), as the JSON records always do.")
+    var modalityProbabilities = false
+
+    @Flag(help: "Also write embeddings/: each model's vector per utterance (text.npy, audio.npy, video.npy, fused.npy: float32, one row per record) and index.csv.")
+    var embeddings = false
 
     @Option(help: "Speaker numbering: official (the authors') or dialogue. Default: the model's setting.")
     var speakerNumbering: Settings.SpeakerNumbering?
@@ -71,12 +78,17 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "ASF beta_shift. Default: the model's.")
     var betaShift: Double?
 
-    @Option(help: "Utterances per teacher batch, within one dialogue (does not change results).")
+    @Option(help: "Utterances per teacher and video batch, within one dialogue (never changes labels; probabilities may change in the last bits, so a run resumes only with its own batch size).")
     var batchSize: Int = 8
 
     @OptionGroup var compute: ComputeOptions
 
-    @Flag(help: "Show progress on stderr even when it is not a terminal.")
+    @Option(help: ArgumentHelp("When stderr is not a terminal: a plain progress line every this many seconds (0: none).",
+                               discussion: "On a terminal, progress is one line redrawn in place."))
+    var progressEvery: Double = 30
+
+    /// Progress off a terminal used to need this flag; lines are the default now. Kept so that old commands run.
+    @Flag(help: .hidden)
     var progress = false
 
     @Flag(help: "Start again in an output folder that holds another run (otherwise refused) or a finished one.")
@@ -101,6 +113,7 @@ struct Annotate: AsyncParsableCommand {
         if let fusionHeads, fusionHeads < 1 { throw ValidationError("--fusion-heads must be at least 1") }
         if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a number") }
         guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
+        guard progressEvery.isFinite, progressEvery >= 0 else { throw ValidationError("--progress-every must be ≥ 0") }
         _ = try formats()
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT") }
         if let shardCount, shardCount < 1 { throw ValidationError("--shard-count must be at least 1") }
@@ -165,37 +178,72 @@ struct Annotate: AsyncParsableCommand {
 
     /// The corpus options, read as `validate` reads them.
     var input: CorpusInput {
-        CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap, allowOutsideRoot: allowOutsideRoot)
+        CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap,
+                    allowOutsideRoot: allowOutsideRoot, textOnly: textOnly)
     }
 
     /// Reads the corpus of any layout; warnings go to stderr.
     func readCorpus() throws -> Corpus {
-        try Self.readCorpus(corpus, layout: layout, dialogueGap: dialogueGap)
+        try Self.readCorpus(input)
     }
 
     /// Reads the corpus at `path` (as the user named it) of any layout; warnings go to stderr.
     static func readCorpus(_ path: String, layout: LayoutChoice, dialogueGap: Double) throws -> Corpus {
-        let read = try CorpusInput(corpus: path, layout: layout, dialogueGap: dialogueGap).read()
+        try readCorpus(CorpusInput(corpus: path, layout: layout, dialogueGap: dialogueGap))
+    }
+
+    static func readCorpus(_ input: CorpusInput) throws -> Corpus {
+        let read = try input.read()
         for message in read.messages { warn(message) }
         return read.corpus
     }
 
-    /// Where the media are, or nil for a transcript-only run.
-    func locator(for corpus: Corpus, settings: Settings) -> MediaLocator? {
-        textOnly ? nil : input.locator(for: corpus, videoMarginSeconds: settings.videoMarginSeconds)
+    /// Where the media are (with `--text-only` too: records name their source the same way).
+    func locator(for corpus: Corpus, settings: Settings) -> MediaLocator {
+        input.locator(for: corpus, videoMarginSeconds: settings.videoMarginSeconds)
+    }
+
+    /// Warns when most of `utterances` name media files that do not exist, which almost always
+    /// means a wrong `--media`; returns how many have none. A stat per file, nothing opened.
+    func checkMediaExist(_ corpus: Corpus, locator: MediaLocator, utterances: [Int]) -> Int {
+        var exists: [String: Bool] = [:]
+        var missing = 0
+        var example: (path: String, utterance: Utterance)?
+        for i in utterances {
+            let u = corpus.utterances[i]
+            guard let source = locator.source(for: u), source.unavailable == nil else { continue }
+            let paths = [source.audioPath, source.videoPath].compactMap { $0 }
+            let found = paths.contains { path in
+                if let known = exists[path] { return known }
+                let known = FileManager.default.fileExists(atPath: path)
+                exists[path] = known
+                return known
+            }
+            if !found, let first = paths.first {
+                missing += 1
+                if example == nil { example = (first, u) }
+            }
+        }
+        if missing * 2 > utterances.count, let example {
+            warn("MOST MEDIA ARE MISSING: \(missing) of \(utterances.count) utterances have no media file "
+                 + "(e.g. \(example.path), dialogue \(example.utterance.dialogue) utterance \(example.utterance.index)); "
+                 + "is --media right? They get the text-only prediction (status degraded)")
+        }
+        return missing
     }
 
     func run() async throws {
         let started = Date()
         let computeInfo = try compute.apply()
-        let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model))
+        let file = try openModel(model)
         let description = try description(for: file.model)
         let settings = settings(for: file.model)
         let corpus = try readCorpus()
         let labels = Set(description.labels)
         for u in corpus.utterances {
             if let gold = u.gold, !labels.contains(gold) {
-                warn("\(corpus.file):\(u.line): gold label \"\(gold)\" is not one of the model's labels")
+                warn("\(u.transcript.map { input.root + "/" + $0 } ?? corpus.file):\(u.line): gold label \"\(gold)\" "
+                     + "is not one of the model's labels")
             }
         }
         let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
@@ -211,13 +259,19 @@ struct Annotate: AsyncParsableCommand {
             fusion: description.fusion, settings: settings,
             corpus: .init(path: corpus.file, layout: corpus.layout.rawValue, utterances: corpus.utterances.count,
                           digest: RunPlan.digest(of: corpus), media: media, dialogueGap: dialogueGap,
-                          textOnly: textOnly, allowOutsideRoot: allowOutsideRoot),
-            formats: formats, batchSize: batchSize, threads: compute.threads, compute: computeInfo, shard: shard, state: .running, units: mine.count)
+                          textOnly: textOnly, allowOutsideRoot: allowOutsideRoot,
+                          canonicalPath: MediaLocator.resolved(corpus.file),
+                          canonicalMedia: media.map(MediaLocator.resolved)),
+            formats: formats, batchSize: batchSize, threads: compute.threads, compute: computeInfo, shard: shard,
+            state: .running, units: mine.count)
+        info.modalityProbabilities = modalityProbabilities
+        info.embeddings = embeddings
 
         // The folder: locked, then continued when it holds this very run, started afresh when
         // it holds none (or --overwrite), refused when it holds another.
         let outURL = URL(fileURLWithPath: out)
-        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan)
+        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan,
+                                      modalityProbabilities: modalityProbabilities)
         let runURL = outURL.appendingPathComponent("run.json")
         var continued: RunInfo?
         if FileManager.default.fileExists(atPath: runURL.path) {
@@ -250,6 +304,25 @@ struct Annotate: AsyncParsableCommand {
             let all = (continued.notes ?? []) + notes
             info.notes = all.isEmpty ? nil : all
         }
+        let locator = locator(for: corpus, settings: settings)
+        /// The index row of the record of utterance `i`, the `row`th of the folder.
+        func indexRow(_ row: Int, _ i: Int) -> String {
+            let u = corpus.utterances[i]
+            let names = Annotator.names(of: u, in: corpus, locator: locator)
+            return EmbeddingWriter.indexRow(row: row, source: names.source, transcript: names.transcript, u)
+        }
+        var vectors: EmbeddingWriter?
+        if embeddings {
+            let writer = try EmbeddingWriter(
+                directory: outURL, text: description.text.projectionDim, audio: description.audio?.encoder.hiddenSize ?? 0,
+                video: description.video?.encoder.hiddenSize ?? 0,
+                fused: description.fusion == nil ? 0 : description.text.projectionDim)
+            let committed = done.flatMap { Array($0.first..<($0.first + $0.count)) }
+            try writer.start(committedIndex: committed.enumerated().map { indexRow($0, $1) })
+            annotator.keepVectors = true
+            vectors = writer
+        }
+        var rows = done.reduce(0) { $0 + $1.count }
         try info.write(to: runURL)
         if !done.isEmpty {
             note(done.count == mine.count ? "all \(mine.count) units are already done in \(out)"
@@ -265,13 +338,24 @@ struct Annotate: AsyncParsableCommand {
         }
         let todo = Set(mine.dropFirst(done.count))
         let unitAt = Dictionary(uniqueKeysWithValues: plan.units.enumerated().map { ($1.lowerBound, $0) })
-        let remaining = todo.reduce(0) { $0 + plan.units[$1].count }
-        let meter = ProgressMeter(total: remaining, enabled: progress || isatty(2) == 1)
+        let utterancesOfMine = mine.reduce(0) { $0 + plan.units[$1].count }
+        let utterancesDone = done.reduce(0) { $0 + $1.count }
+        var missingMedia = 0
+        if !textOnly {
+            let pending = todo.sorted().flatMap { Array(plan.units[$0]) }
+            missingMedia = checkMediaExist(corpus, locator: locator, utterances: pending)
+        }
+        let summary = RunSummary(out: out, corpusUtterances: corpus.utterances.count, shard: shard,
+                                 doneBefore: utterancesDone, textOnly: textOnly, started: started)
+        let meter = ProgressMeter(total: utterancesOfMine, alreadyDone: utterancesDone,
+                                  terminal: isatty(2) == 1, every: progressEvery)
         do {
-            try annotator.annotate(corpus, locator: locator(for: corpus, settings: settings),
+            try annotator.annotate(corpus, locator: locator, readMedia: !textOnly,
                                    only: { todo.contains(unitAt[$0.lowerBound]!) },
-                                   progress: meter.update) { range, records in
+                                   progress: { meter.update(Double(utterancesDone) + $0) }) { range, records in
                 hook?.reached(unit: written + 1, point: "before") { stop.received != nil }
+                try vectors?.append(records, index: range.enumerated().map { indexRow(rows + $0, $1) })
+                rows += records.count
                 try writer.write(unit: unitAt[range.lowerBound]!, records: records)
                 written += 1
                 info.unitsDone += 1
@@ -283,14 +367,19 @@ struct Annotate: AsyncParsableCommand {
             info.state = .interrupted
             info.seconds = Date().timeIntervalSince(started)
             try info.write(to: runURL)
-            note("stopped by \(StopSignals.name(stopped.signal)) after \(info.unitsDone) of \(mine.count) units; "
-                 + "the same command continues the run")
+            note(summary.line(state: "stopped by \(StopSignals.name(stopped.signal))", counts: info.counts,
+                              utterances: utterancesOfMine)
+                 + "; the same command continues the run")
             throw ExitCode(128 + stopped.signal)
         }
         meter.finish()
         info.state = .complete
         info.seconds = Date().timeIntervalSince(started)
         try info.write(to: runURL)
+        if missingMedia * 2 > info.counts.total - utterancesDone, missingMedia > 0 {
+            warn("\(missingMedia) utterances had no media file: check --media")
+        }
+        note(summary.line(state: "done", counts: info.counts, utterances: utterancesOfMine))
         if info.counts.degraded + info.counts.failed > 0 { throw ExitCode(1) }
     }
 
@@ -300,30 +389,100 @@ struct Annotate: AsyncParsableCommand {
     }
 }
 
-/// Progress on stderr: utterances done, per second, time left.
+/// The line that ends every run: what was annotated, how it went, how long it took and where
+/// the outputs are.
+///
+/// `telme: done: 42 utterances: 40 ok, 2 degraded, 0 failed, 0 skipped; 0:01:23; output in annotations/`,
+/// with `(29 done by an earlier run)` after a resume and `audio and video skipped (--text-only)`.
+/// `skipped` counts the corpus's utterances that this folder does not hold (other shards', or
+/// those not yet done when the run is stopped), so that the four counts add up to the corpus.
+struct RunSummary {
+    var out: String
+    var corpusUtterances: Int
+    var shard: Shard?
+    var doneBefore: Int
+    var textOnly: Bool
+    var started: Date
+
+    func line(state: String, counts: RunCounts, utterances: Int) -> String {
+        var parts = ["\(state): \(counts.total) of \(corpusUtterances) utterances: \(counts.ok) ok, "
+                     + "\(counts.degraded) degraded, \(counts.failed) failed, "
+                     + "\(corpusUtterances - counts.total) skipped"
+                     + (shard.map { " (shard \($0))" } ?? "")]
+        if doneBefore > 0 { parts.append("\(doneBefore) done by an earlier run") }
+        if textOnly { parts.append("audio and video skipped (--text-only)") }
+        parts.append(clock(Date().timeIntervalSince(started)))
+        parts.append("output in \(out)")
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// Seconds as `h:mm:ss`.
+func clock(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?:??:??" }
+    let whole = Int(max(0, seconds).rounded())
+    return String(format: "%d:%02d:%02d", whole / 3600, whole / 60 % 60, whole % 60)
+}
+
+/// Progress on stderr: utterances done of the folder's whole plan (a resumed run starts at what
+/// the earlier runs did), elapsed time and an ETA from this process's rate. On a terminal, one
+/// line redrawn in place at most twice a second; otherwise (a Slurm log, a file) a plain line
+/// every `every` seconds and one at the end, or none when `every` is 0.
 final class ProgressMeter {
     let total: Int
-    let enabled: Bool
+    let alreadyDone: Int
+    let terminal: Bool
+    let every: Double
     let start = Date()
-    var last = Date.distantPast
+    var last: Date
+    var latest: Double
+    var drawn = false
 
-    init(total: Int, enabled: Bool) {
+    init(total: Int, alreadyDone: Int, terminal: Bool, every: Double) {
         self.total = total
-        self.enabled = enabled
+        self.alreadyDone = alreadyDone
+        self.terminal = terminal
+        self.every = every
+        latest = Double(alreadyDone)
+        last = start
     }
 
-    func update(_ done: Int) {
-        guard enabled, Date().timeIntervalSince(last) >= 0.5 || done == total else { return }
-        last = Date()
-        let elapsed = max(Date().timeIntervalSince(start), 1e-9)
-        let rate = Double(done) / elapsed
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        let line = String(format: "\r%ld/%ld utterances, %.1f/s, ETA %.0f s   ", done, total, rate, eta)
-        FileHandle.standardError.write(Data(line.utf8))
+    /// `done`: utterances done so far, with the fraction of the one under way.
+    func update(_ done: Double) {
+        latest = done
+        let now = Date()
+        if terminal {
+            guard now.timeIntervalSince(last) >= 0.5 else { return }
+            write("\r" + text(now) + "   ")
+        } else {
+            guard every > 0, now.timeIntervalSince(last) >= every else { return }
+            write("telme: " + text(now) + "\n")
+        }
+        last = now
+    }
+
+    /// `29/42 utterances (69%), elapsed 0:01:05, ETA 0:00:29`.
+    func text(_ now: Date) -> String {
+        let elapsed = now.timeIntervalSince(start)
+        let doneHere = latest - Double(alreadyDone)
+        // This process's rate; unknown before its first step (nothing is left once all is done).
+        let eta = latest >= Double(total) ? clock(0)
+            : doneHere > 0 ? clock((Double(total) - latest) * elapsed / doneHere) : "?:??:??"
+        let percent = total > 0 ? Int((latest / Double(total) * 100).rounded(.down)) : 100
+        return "\(Int(latest.rounded(.down)))/\(total) utterances (\(percent)%), elapsed \(clock(elapsed)), ETA \(eta)"
     }
 
     func finish() {
-        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+        if terminal {
+            if drawn || latest > Double(alreadyDone) { write("\r" + text(Date()) + "\n") }
+        } else if every > 0 {
+            write("telme: " + text(Date()) + "\n")
+        }
+    }
+
+    private func write(_ line: String) {
+        drawn = true
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
 

@@ -78,7 +78,7 @@ struct Bench: AsyncParsableCommand {
         let computeInfo = try compute.apply()
         let timing = BenchTiming(repeats: repeats, warmup: warmup)
         let start = ContinuousClock.now
-        let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model))
+        let file = try openModel(model)
         let opened = ContinuousClock.now
         let heads = try BenchHeads(file: file)
         let built = ContinuousClock.now

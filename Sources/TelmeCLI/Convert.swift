@@ -19,7 +19,7 @@ struct Convert: AsyncParsableCommand {
     @Argument(help: "The HDF5 export.", transform: { URL(fileURLWithPath: $0) })
     var input: URL
 
-    @Option(name: .shortAndLong, help: "The .telme file to write (replaced only when the conversion succeeds).",
+    @Option(name: [.short, .long, .customLong("out")], help: "The .telme file to write (replaced only when the conversion succeeds).",
             transform: { URL(fileURLWithPath: $0) })
     var output: URL
 

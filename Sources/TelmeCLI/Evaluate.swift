@@ -13,7 +13,9 @@ struct Evaluate: AsyncParsableCommand {
             sklearn's precision_recall_fscore_support(average='weighted') computes it), macro F1, \
             per-class precision, recall, F1 and support, and the confusion matrix (rows gold, \
             columns predicted). Gold labels come from the records, or with --gold from a corpus \
-            CSV matched by dialogue and utterance index. Failed records and records without a \
+            CSV matched by dialogue and utterance index, or from episode transcripts (a folder or \
+            one .srt/.vtt/.json, with [joy] tags or an emotion column) matched by each record's \
+            transcript and line. Failed records and records without a \
             gold label are counted and left out of the scores. Also writes evaluation.json to the \
             folder. Exit status: 0 on success, 2 for unreadable or broken files.
             """)
@@ -21,10 +23,10 @@ struct Evaluate: AsyncParsableCommand {
     @Argument(help: "The output folder of telme annotate.", transform: { URL(fileURLWithPath: $0) })
     var directory: URL
 
-    @Option(help: "A corpus CSV whose Emotion column holds the gold labels (instead of the records').")
+    @Option(help: "Gold labels instead of the records': a corpus CSV with an Emotion column, or episode transcripts (a folder, or one transcript) with gold labels.")
     var gold: String?
 
-    @Option(help: "Layout of the --gold CSV: auto, meld or iemocap.")
+    @Option(help: "Layout of --gold: auto, meld, iemocap or episodes (auto: a folder or .srt/.vtt/.json is episodes).")
     var layout: GoldLayout = .auto
 
     @Flag(help: "Print one JSON object instead of text.")
@@ -34,13 +36,23 @@ struct Evaluate: AsyncParsableCommand {
     var noWrite = false
 
     enum GoldLayout: String, ExpressibleByArgument, CaseIterable {
-        case auto, meld, iemocap
+        case auto, meld, iemocap, episodes
     }
 
     func run() async throws {
-        let evaluation = try Evaluation.evaluate(
-            directory: directory, goldCSV: gold.map { URL(fileURLWithPath: $0) },
-            layout: CorpusLayout(rawValue: layout.rawValue))
+        let evaluation: Evaluation
+        let input = gold.map { CorpusInput(corpus: $0, layout: layout == .episodes ? .episodes : .auto, dialogueGap: 5,
+                                           textOnly: true) }
+        var isFolder: ObjCBool = false
+        if let gold, let input, layout == .episodes || (layout == .auto && (input.isEpisodeTranscript
+            || (FileManager.default.fileExists(atPath: gold, isDirectory: &isFolder) && isFolder.boolValue))) {
+            let read = try input.read()
+            evaluation = try Evaluation.evaluate(directory: directory, goldEpisodes: read.corpus, goldPath: gold)
+        } else {
+            evaluation = try Evaluation.evaluate(
+                directory: directory, goldCSV: gold.map { URL(fileURLWithPath: $0) },
+                layout: layout == .auto ? nil : CorpusLayout(rawValue: layout.rawValue))
+        }
         if !noWrite { try evaluation.write(to: directory.appendingPathComponent("evaluation.json")) }
         let output = json ? try evaluation.json() : Data(evaluation.text().utf8)
         FileHandle.standardOutput.write(output)

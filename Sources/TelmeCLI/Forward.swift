@@ -28,7 +28,7 @@ struct Forward: AsyncParsableCommand {
     @Option(help: "HDF5 file with the inputs.", transform: { URL(fileURLWithPath: $0) })
     var inputs: URL
 
-    @Option(name: .shortAndLong, help: "HDF5 file to write (replaced only when everything succeeded).",
+    @Option(name: [.short, .long, .customLong("out")], help: "HDF5 file to write (replaced only when everything succeeded).",
             transform: { URL(fileURLWithPath: $0) })
     var output: URL
 
@@ -44,7 +44,7 @@ struct Forward: AsyncParsableCommand {
             throw ValidationError("-o \(output.path) would overwrite an input")
         }
         try compute.apply()
-        let file = try TelmeFile(contentsOf: model)
+        let file = try openModel(model.path)
         let runner = try ForwardRunner(file: file)
         let batch = try ForwardInputs(reading: inputs, model: file.model)
         let outputs = try runner.run(batch, semantics: semantics ?? file.model.settings.batchSemantics)

@@ -27,7 +27,7 @@ struct Inspect: AsyncParsableCommand {
     var skipChecksums = false
 
     func run() async throws {
-        let file = try TelmeFile(contentsOf: model, verifyChecksums: !skipChecksums)
+        let file = try openModel(model.path, verifyChecksums: !skipChecksums)
         let report = TelmeFileReport(file, includeTensors: tensors)
         print(json ? try report.json() : try report.text())
     }

@@ -19,7 +19,7 @@ struct Merge: AsyncParsableCommand {
     @Argument(help: "The shards' output folders.")
     var folders: [String]
 
-    @Option(help: "The merged output folder.")
+    @Option(name: [.customShort("o"), .long, .customLong("output")], help: "The merged output folder.")
     var out: String
 
     @Option(help: "The corpus the shards annotated. Default: the one their run.json names.")
@@ -33,8 +33,9 @@ struct Merge: AsyncParsableCommand {
         guard let first = urls.first else { throw ValidationError("no folders to merge") }
         let info = try RunInfo.read(from: first.appendingPathComponent("run.json"))
         let layout = Annotate.LayoutChoice(rawValue: info.corpus.layout) ?? .auto
-        let corpus = try Annotate.readCorpus(self.corpus ?? info.corpus.path, layout: layout,
-                                             dialogueGap: info.corpus.dialogueGap)
+        let corpus = try Annotate.readCorpus(CorpusInput(corpus: self.corpus ?? info.corpus.path, layout: layout,
+                                                         dialogueGap: info.corpus.dialogueGap,
+                                                         textOnly: info.corpus.textOnly))
         let report = try ShardMerge.merge(urls, into: URL(fileURLWithPath: out), corpus: corpus,
                                           commandLine: CommandLine.arguments)
         let counts = report.info.counts

@@ -19,6 +19,16 @@ public struct TelmeCommand: AsyncParsableCommand {
     /// command's own `ExitCode` when it throws one, 2 for usage errors and for any other error
     /// (a refused model or corpus), whose one-line message goes to stderr.
     public static func run(_ arguments: [String]? = nil) async {
+        let given = arguments ?? Array(CommandLine.arguments.dropFirst())
+        if let first = given.first, !first.hasPrefix("-"), first != "help" {
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+            if !names.contains(first) {
+                let hint = suggestion(for: first, among: names).map { "; did you mean \"\($0)\"?" }
+                    ?? "; commands: " + names.joined(separator: ", ")
+                FileHandle.standardError.write(Data("telme: unknown command \"\(first)\"\(hint)\n".utf8))
+                exit(withError: ExitCode(2))
+            }
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -55,7 +55,7 @@ struct Tokenize: AsyncParsableCommand {
         var maxTokens = maxTextTokens
         let roberta: RobertaTokenizer
         if let model {
-            let file = try TelmeFile(contentsOf: model)
+            let file = try openModel(model.path)
             do {
                 roberta = try RobertaTokenizer.telme(vocabJSON: file.tokenizerFiles.vocabJSON,
                                                      merges: file.tokenizerFiles.merges)

@@ -19,8 +19,14 @@ struct Validate: AsyncParsableCommand {
             problems were found, 2 for usage errors or an unreadable corpus.
             """)
 
-    @Argument(help: "The corpus: a transcript CSV (meld, iemocap) or a folder of episodes with transcripts.")
-    var corpus: String
+    @Argument(help: "The corpus: a transcript CSV (meld, iemocap), a folder of episodes with transcripts, or one episode's transcript.")
+    var corpusArgument: String?
+
+    @Option(name: .customLong("corpus"), help: "The corpus, named as annotate names it (instead of the argument).")
+    var corpusOption: String?
+
+    /// The corpus, from the argument or `--corpus`.
+    var corpus: String { corpusOption ?? corpusArgument ?? "" }
 
     @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
     var layout: Annotate.LayoutChoice = .auto
@@ -40,7 +46,13 @@ struct Validate: AsyncParsableCommand {
     @Flag(help: "Print one JSON document instead of lines.")
     var json = false
 
+    @Flag(help: "First print the dialogues as annotate reads them: per episode (or CSV) its dialogues, their times and speakers.")
+    var preview = false
+
     func validate() throws {
+        guard (corpusArgument == nil) != (corpusOption == nil) else {
+            throw ValidationError("name the corpus once: as the argument or with --corpus")
+        }
         guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
     }
 
@@ -52,7 +64,7 @@ struct Validate: AsyncParsableCommand {
         var settings: Settings
         var needAudio = true, needVideo = true
         if let model {
-            let file = try TelmeFile(contentsOf: URL(fileURLWithPath: model), verifyChecksums: false)
+            let file = try openModel(model, verifyChecksums: false)
             settings = file.model.settings
             needAudio = file.model.audio != nil
             needVideo = file.model.video != nil
@@ -68,7 +80,48 @@ struct Validate: AsyncParsableCommand {
         return validator.validate(read.corpus, warnings: read.warnings, episodeProblems: read.episodeProblems)
     }
 
+    /// The dialogues of `corpus` as lines: a header per episode (or one for a CSV corpus), then
+    /// per dialogue its id, time span, count and speakers in order (`?` for none).
+    static func preview(_ corpus: Corpus) -> [String] {
+        var lines: [String] = []
+        var start = 0
+        while start < corpus.utterances.count {
+            // One group: an episode's utterances, or the whole CSV.
+            let episode = corpus.utterances[start].episode
+            var end = start
+            while end < corpus.utterances.count, corpus.utterances[end].episode == episode { end += 1 }
+            let group = corpus.utterances[start..<end]
+            // Dialogues: runs that start at an utterance of index 0.
+            var ranges: [Range<Int>] = []
+            for i in group.indices {
+                if i == group.startIndex || group[i].index == 0 { ranges.append(i..<(i + 1)) }
+                else { ranges[ranges.count - 1] = ranges[ranges.count - 1].lowerBound..<(i + 1) }
+            }
+            var counts: [String: Int] = [:]
+            for u in group { counts[u.speaker.isEmpty ? "?" : u.speaker, default: 0] += 1 }
+            let speakers = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let name = episode.map { "\($0) (\(group.first?.transcript ?? "?"))" } ?? corpus.file
+            lines.append("\(name): \(group.count) utterances, \(ranges.count) dialogues; speakers: \(speakers)")
+            for range in ranges {
+                let members = corpus.utterances[range]
+                let times = members.compactMap(\.startSeconds).min().flatMap { first in
+                    members.compactMap(\.endSeconds).max().map { "\(first)-\($0) s" }
+                } ?? "no times"
+                let order = members.map { $0.speaker.isEmpty ? "?" : $0.speaker }.joined(separator: ", ")
+                lines.append("  \(members.first!.dialogue)  \(times)  \(members.count) utterances: \(order)")
+            }
+            start = end
+        }
+        return lines
+    }
+
     func run() async throws {
+        if preview {
+            let read = try CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap).read()
+            for line in Self.preview(read.corpus) { print(line) }
+            for note in read.notes { print("note: \(note)") }
+        }
         let report = try report()
         if json {
             let encoder = JSONEncoder()

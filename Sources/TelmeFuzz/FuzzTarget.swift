@@ -31,6 +31,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     case vtt
     /// The transcript-CSV parser and the episode utterances built from it.
     case transcriptCSV = "transcript-csv"
+    /// The WhisperX JSON transcript parser and the episode utterances built from it.
+    case whisperXJSON = "whisperx-json"
     /// The corpus CSV reader and the MELD/IEMOCAP corpus built from its rows.
     case corpusCSV = "corpus-csv"
 
@@ -42,6 +44,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .srt: "fuzz-input.srt"
         case .vtt: "fuzz-input.vtt"
         case .transcriptCSV, .corpusCSV: "fuzz-input.csv"
+        case .whisperXJSON: "fuzz-input.json"
         }
     }
 
@@ -54,6 +57,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
         case .srt: Self.transcript(data, format: .srt, name: inputName)
         case .vtt: Self.transcript(data, format: .vtt, name: inputName)
         case .transcriptCSV: Self.transcript(data, format: .csv, name: inputName)
+        case .whisperXJSON: Self.transcript(data, format: .json, name: inputName)
         case .corpusCSV: Self.corpusCSV(data, name: inputName)
         }
     }

@@ -110,10 +110,23 @@ public final class Fusion {
     /// `order` decides whether `nv` is `concat(h_a, h_v)` or `concat(h_v, h_a)`.
     public func callAsFunction(text: Tensor, audio: Tensor, video: Tensor,
                                semantics: Settings.BatchSemantics, order: Settings.FusionOrder) -> Tensor {
+        guard text.shape[0] > 0 else { return Tensor(zeros: [0, classes]) }
+        return head(representation(text: text, audio: audio, video: video, semantics: semantics, order: order))
+    }
+
+    /// The classifier's logits `[B, classes]` of a fused representation.
+    public func head(_ fused: Tensor) -> Tensor {
+        Ops.linear(fused, weight: headWeight, bias: headBias)
+    }
+
+    /// The fused representation `LayerNorm(h_t + alpha * h_m)` `[B, textDim]` that the
+    /// classifier reads (`callAsFunction` is `head` of it); arguments as for `callAsFunction`.
+    public func representation(text: Tensor, audio: Tensor, video: Tensor,
+                               semantics: Settings.BatchSemantics, order: Settings.FusionOrder) -> Tensor {
         precondition((try? validate(text: text, audio: audio, video: video)) != nil,
                      "Fusion: inputs \(text.shape), \(audio.shape), \(video.shape)")
         let batch = text.shape[0]
-        guard batch > 0 else { return Tensor(zeros: [0, classes]) }
+        guard batch > 0 else { return Tensor(zeros: [0, textDim]) }
         let av = avDim
         let (first, second) = order == .audioVideo ? (audio, video) : (video, audio)
         let nv = concatColumns(first, second)
@@ -175,7 +188,7 @@ public final class Fusion {
             }
         }
         Ops.layerNorm(&fused, weight: normWeight, bias: normBias, eps: eps)
-        return Ops.linear(fused, weight: headWeight, bias: headBias)
+        return fused
     }
 
     /// `[B, a + b]`: the rows of `a` followed by the rows of `b`.

@@ -71,7 +71,7 @@ import TelmeImport
             let p = AnnotateTests.labels.map { r["p_\($0)"] as? Double ?? -1 }
             let best = AnnotateTests.labels[p.firstIndex(of: p.max()!)!]
             #expect(r["label"] as? String == best, "\(key)")
-            #expect(r["source"] as? String == Self.clips + "/dia\(key.replacingOccurrences(of: "/", with: "_utt")).mp4")
+            #expect(r["source"] as? String == "dia\(key.replacingOccurrences(of: "/", with: "_utt")).mp4", "relative to --media")
         }
     }
 
@@ -116,7 +116,8 @@ import TelmeImport
         let b = try await annotate(corpus: path.path, ["--speaker-numbering", "dialogue"]).lines
         #expect(a.count == 11 && b.count == 11)
         for (key, line) in a {
-            #expect(b[key] == line, "\(key)")
+            #expect(b[key].map(AnnotateTests.withoutPlace) == AnnotateTests.withoutPlace(line), "\(key)")
+            #expect(b[key] != line, "the record says where it is in its transcript")
         }
     }
 

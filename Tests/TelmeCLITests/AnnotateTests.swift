@@ -33,6 +33,13 @@ import ArgumentParser
         }
     }
 
+    /// A JSONL record without the fields that place it in its transcript (file, cue, line),
+    /// which a reordered copy of the corpus changes.
+    static func withoutPlace(_ line: String) -> String {
+        line.replacingOccurrences(of: #""transcript":"[^"]*","cue":[0-9]+,"line":[0-9]+,"#, with: "",
+                                  options: .regularExpression)
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("telme-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -65,6 +65,17 @@ import Testing
         }
     }
 
+    /// Expects every record of `out/annotations.jsonl` to be valid against the schema.
+    static func expectValid(_ out: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let schema = try Self.schema()
+        let text = try String(contentsOf: out.appendingPathComponent("annotations.jsonl"), encoding: .utf8)
+        for (k, line) in text.split(separator: "\n").enumerated() {
+            let found = Self.problems(try JSONSerialization.jsonObject(with: Data(line.utf8)), schema, root: schema,
+                                      at: "record \(k)")
+            #expect(found.isEmpty, "\(found)", sourceLocation: sourceLocation)
+        }
+    }
+
     @Test func validatorRejectsBadRecords() throws {
         let schema = try Self.schema()
         let bad: [String: Any] = ["source": 3, "status": "fine", "p_joy": 2.0, "extra": true]
@@ -74,6 +85,11 @@ import Testing
         #expect(found.contains { $0.contains(".p_joy") && $0.contains(">") })
         #expect(found.contains { $0.contains("unexpected key extra") })
         #expect(found.contains { $0.contains("missing label") })
+        #expect(found.contains { $0.contains("missing cue") })
+        let badModality: [String: Any] = ["audio_status": "unknown", "text_p_joy": 1.5]
+        let more = Self.problems(badModality, schema, root: schema, at: "$")
+        #expect(more.contains { $0.contains(".audio_status") })
+        #expect(more.contains { $0.contains(".text_p_joy") && $0.contains(">") })
     }
 
     @Test func annotateOutputIsValid() async throws {
@@ -98,5 +114,12 @@ import Testing
         let required = schema["required"] as! [String]
         let columns = header.split(separator: ",").map(String.init).filter { !$0.hasPrefix("p_") }
         #expect(columns == required)
+        // Every key of a record is in the schema's table of columns.
+        let table = try String(contentsOf: Self.schemaURL.deletingLastPathComponent().appendingPathComponent("annotation-columns.md"),
+                               encoding: .utf8)
+        let named = table.split(separator: "\n").filter { $0.hasPrefix("| `") }.map { $0.split(separator: "|")[0] }
+        for key in required {
+            #expect(named.contains { $0.contains("`\(key)`") }, "\(key) in the first column of annotation-columns.md")
+        }
     }
 }

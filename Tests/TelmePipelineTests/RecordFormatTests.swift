@@ -5,19 +5,23 @@ import Testing
     let labels = ["anger", "joy"]
 
     func record(text: String) -> AnnotationRecord {
-        AnnotationRecord(source: "a.csv", dialogue: "3", utterance: 1, speaker: "Ross", start: 1.5, end: nil,
-                         text: text, label: "joy", confidence: 0.75, probabilities: [0.25, 0.75],
-                         textLabel: "joy", gold: "anger", message: "")
+        AnnotationRecord(source: "a.csv", transcript: "a.csv", cue: 4, line: 6, dialogue: "3", utterance: 1,
+                         speaker: "Ross", start: 1.5, end: nil, text: text, label: "joy", confidence: 0.75,
+                         probabilities: [0.25, 0.75], textProbabilities: [0.5, 0.5], textLabel: "joy", gold: "anger",
+                         message: "")
     }
 
     @Test func csvHeaderListsEveryClass() {
         #expect(RecordFormat.csvHeader(labels: labels) ==
-            "source,dialogue,utterance,speaker,start,end,text,label,confidence,p_anger,p_joy,text_label,audio_label,video_label,text_status,audio_status,video_status,gold,status,message\r\n")
+            "source,episode,transcript,cue,line,dialogue,utterance,speaker,start,end,text,label,confidence,p_anger,p_joy,text_label,audio_label,video_label,text_status,audio_status,video_status,gold,status,message\r\n")
+        // Each model's own probabilities only when asked for (JSON records always hold them).
+        #expect(RecordFormat.csvHeader(labels: labels, modalityProbabilities: true).hasSuffix(
+            ",message,text_p_anger,text_p_joy,audio_p_anger,audio_p_joy,video_p_anger,video_p_joy\r\n"))
     }
 
     @Test func csvQuotesPerRFC4180() {
         let row = RecordFormat.csvRow(record(text: "Oh, \"really\"?\nYes"), labels: labels)
-        #expect(row == "a.csv,3,1,Ross,1.5,,\"Oh, \"\"really\"\"?\nYes\",joy,0.75,0.25,0.75,joy,,,ok,missing,missing,anger,ok,\r\n")
+        #expect(row == "a.csv,,a.csv,4,6,3,1,Ross,1.5,,\"Oh, \"\"really\"\"?\nYes\",joy,0.75,0.25,0.75,joy,,,ok,missing,missing,anger,ok,\r\n")
     }
 
     @Test func plainTextIsNotQuoted() {
@@ -27,7 +31,7 @@ import Testing
 
     @Test func jsonEscapesAndKeepsKeyOrder() {
         let json = RecordFormat.jsonObject(record(text: "tab\there \"q\" \\ \u{01} \u{92}"), labels: labels)
-        #expect(json == #"{"source":"a.csv","dialogue":"3","utterance":1,"speaker":"Ross","start":1.5,"end":null,"text":"tab\there \"q\" \\ \u0001 "# + "\u{92}" + #"","label":"joy","confidence":0.75,"p_anger":0.25,"p_joy":0.75,"text_label":"joy","audio_label":null,"video_label":null,"text_status":"ok","audio_status":"missing","video_status":"missing","gold":"anger","status":"ok","message":""}"#)
+        #expect(json == #"{"source":"a.csv","episode":null,"transcript":"a.csv","cue":4,"line":6,"dialogue":"3","utterance":1,"speaker":"Ross","start":1.5,"end":null,"text":"tab\there \"q\" \\ \u0001 "# + "\u{92}" + #"","label":"joy","confidence":0.75,"p_anger":0.25,"p_joy":0.75,"text_label":"joy","audio_label":null,"video_label":null,"text_status":"ok","audio_status":"missing","video_status":"missing","gold":"anger","status":"ok","message":"","text_p_anger":0.5,"text_p_joy":0.5,"audio_p_anger":null,"audio_p_joy":null,"video_p_anger":null,"video_p_joy":null}"#)
     }
 
     @Test func nonFiniteNumbersAreAbsent() {

@@ -61,11 +61,17 @@ import Testing
             .severalVideos(chosen: path("g.mp4"), ignored: [path("g.avi")]),
             .missingVideo(transcript: path("sub.srt")),
         ])
-        #expect(corpus.problems[1].description == "\(path("c.avi")): no transcript of the same name (.srt, .vtt or .csv); the episode is skipped")
+        #expect(corpus.problems[1].description == "\(path("c.avi")): no transcript of the same name (.srt, .vtt, .json or .csv); the episode is skipped")
         #expect(corpus.problems[3].description == "\(path("e.vtt")):1: not a WebVTT file: the first line must be \"WEBVTT\", found \"1\"; the episode is skipped")
         // voices.vtt's one warning, named with its path in the folder.
-        #expect(corpus.warnings == [CorpusWarning(file: path("a.vtt"), line: 33, message: "text after a blank line, appended to the cue at line 29")])
-        #expect(corpus.messages.count == corpus.problems.count + corpus.warnings.count)
+        let unnamed = corpus.unnamedSpeakers
+        #expect(corpus.warnings
+                == [CorpusWarning(file: path("a.vtt"), line: 33, message: "text after a blank line, appended to the cue at line 29")])
+        // Cues without a speaker: one warning per transcript, with the count and the first cue's line.
+        #expect(unnamed.contains(CorpusWarning(file: path("a.vtt"), line: 24, message:
+            "2 of 6 cues have no speaker (the first here); their utterances get an empty speaker")))
+        #expect(unnamed.count == 7)
+        #expect(corpus.messages.count == corpus.problems.count + corpus.warnings.count + corpus.unnamedSpeakers.count)
 
         let all = corpus.utterances
         #expect(all.count == 40)
@@ -73,7 +79,9 @@ import Testing
         // The MELD-like fields of an utterance.
         let b = try #require(corpus.episodes.first { $0.name == "b" }).utterances
         #expect(b[0] == Utterance(dialogue: "b#0", index: 0, speaker: "JOEY", text: "How you doin'?",
-                                  startTime: "1.0", endTime: "2.5", videoPath: path("b.mp4"), line: 2))
+                                  startTime: "1.0", endTime: "2.5", videoPath: "b.mp4", line: 2, cue: 0, episode: "b",
+                                  transcript: "b.srt"))
+        #expect(b.map(\.cue) == [0, 1, 2, 3, 4, 5])
         #expect(b.map(\.dialogue) == Array(repeating: "b#0", count: 6)) // the 5.0 s gap is not MORE than 5
         #expect(b.map(\.index) == [0, 1, 2, 3, 4, 5])
         #expect(b[4].startSeconds == 13.5)
@@ -87,7 +95,7 @@ import Testing
         let a = corpus.episodes[1].utterances
         #expect(a.map(\.dialogue) == ["a#0", "a#0", "a#0", "a#0", "a#1", "a#1"])
         #expect(a.map(\.speaker) == ["Monica", "Joey", "RACHEL", "", "", "Joey"])
-        #expect(a.allSatisfy { $0.videoPath == path("a.MKV") && $0.utteranceID == nil && $0.gold == nil && $0.wavPath == nil })
+        #expect(a.allSatisfy { $0.videoPath == "a.MKV" && $0.utteranceID == nil && $0.gold == nil && $0.wavPath == nil })
     }
 
     @Test func gapBoundaryIsExact() throws {
@@ -134,7 +142,7 @@ import Testing
         let onlyVideos = try folder(["a.mp4": video, "b.srt": try fixture("quirks.srt")])
         defer { try? FileManager.default.removeItem(at: onlyVideos) }
         #expect(throws: CorpusError(file: onlyVideos.path, line: nil, message:
-            "no episode: no video (.mp4, .mkv, .avi) has a transcript (.srt, .vtt, .csv) of the same name (1 videos, 1 transcripts)")) {
+            "no episode: no video (.mp4, .mkv, .avi, .mov, .webm) has a transcript (.srt, .vtt, .json, .csv) of the same name (1 videos, 1 transcripts)")) {
             try EpisodeCorpus.read(folder: onlyVideos, dialogueGap: 5)
         }
         #expect(!EpisodeCorpus.isEpisodeFolder(onlyVideos))

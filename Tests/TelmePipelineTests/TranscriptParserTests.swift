@@ -147,6 +147,34 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
         #expect(lines(t.warnings) == ["6: cue starts at 1.0 s, before the previous cue's start 5.0 s; kept in file order"])
     }
 
+    // MARK: WhisperX JSON
+
+    @Test func whisperXSegmentsSpeakersLinesAndGold() throws {
+        let json = """
+            {"segments": [
+              {"start": 0.5, "end": 2.0, "text": " Hello there.", "speaker": "SPEAKER_00", "words": [{"word": "Hello", "start": 0.5}]},
+              {"start": 2.5, "end": 3.0, "text": "  "},
+              {"start": 3.5, "end": 4.0, "text": " No speaker.", "emotion": "joy"},
+              {"start": "x", "end": 5.0, "text": " Untimed {brace} \\"q\\" ["}
+            ], "word_segments": [{"word": "[", "start": 9}], "language": "en"}
+            """
+        let t = try parse(json, .json)
+        #expect(t.cues.map(\.text) == ["Hello there.", "No speaker.", "Untimed {brace} \"q\" ["])
+        #expect(t.cues.map(\.speaker) == ["SPEAKER_00", "", ""])
+        #expect(t.cues.map(\.line) == [2, 4, 5], "the line where each segment's object starts")
+        #expect(t.cues.map(\.gold) == [nil, "joy", nil])
+        #expect(t.cues[0].start == TranscriptTime(seconds: 0.5) && t.cues[0].end == TranscriptTime(seconds: 2))
+        #expect(t.cues[2].start == nil && t.cues[2].end == nil)
+        #expect(lines(t.warnings) == ["3: segment 1 has no text, skipped",
+                                      "5: segment 3: no numeric start and end; the cue is kept without times"])
+        // WhisperX's own file is one line: every segment is on line 1.
+        let oneLine = try parse(#"{"segments": [{"start": 0, "end": 1, "text": " a"}, {"start": 1, "end": 2, "text": " b"}]}"#, .json)
+        #expect(oneLine.cues.map(\.line) == [1, 1])
+        for bad in ["[1, 2]", "not json", #"{"segments": 3}"#] {
+            #expect(throws: CorpusError.self, "\(bad)") { try parse(bad, .json) }
+        }
+    }
+
     // MARK: Speakers and text
 
     @Test(arguments: [
@@ -154,14 +182,22 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
         ("Joey: Hi.", "Joey", "Hi."),
         ("Dr. Smith: Hi.", "Dr. Smith", "Hi."),
         ("Man #2: Hi.", "Man #2", "Hi."),
-        ("JOEY (V.O.): Hi.", "JOEY (V.O.)", "Hi."),
+        ("JOEY (V.O.): Hi.", "JOEY", "Hi."),           // a voice-over is the same speaker
+        ("Monica (O.S.): Hi.", "Monica", "Hi."),
+        ("[SPEAKER_00]: Hi.", "SPEAKER_00", "Hi."),    // WhisperX's prefix
+        ("[Rachel]: Hi.", "Rachel", "Hi."),
+        ("[laughs] Hi.", "", "[laughs] Hi."),
+        (">> JOEY: Hi.", "JOEY", "Hi."),              // closed captions
+        (">>JOEY: Hi.", "JOEY", "Hi."),
+        (">> Hi.", "", "Hi."),
+        ("joey: hi.", "joey", "hi."),                  // one lowercase word: a name
+        ("he said: go.", "", "he said: go."),
         ("Joey & Chandler: Hi.", "Joey & Chandler", "Hi."),
         ("Zoë: Ça va?", "Zoë", "Ça va?"),
         ("He said: go.", "", "He said: go."),          // a lowercase word: a sentence, not a name
         ("At 5:30 we go.", "", "At 5:30 we go."),     // no space after the colon
         ("JOEY:Hi.", "", "JOEY:Hi."),
         ("JOEY: ", "", "JOEY:"),                       // nothing said
-        ("joey: hi.", "", "joey: hi."),
         ("One Two Three Four Five: x", "", "One Two Three Four Five: x"), // more than 4 words
         ("Well, Joey: hi", "", "Well, Joey: hi"),     // a comma is not part of a name
         ("- JOEY: Hi.", "JOEY", "Hi."),               // one turn: the dash goes
@@ -357,6 +393,19 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
         for _ in 0..<1500 {
             var bytes: [UInt8] = []
             if format == .vtt, next(2) == 0 { bytes += Array("WEBVTT\n\n".utf8) }
+            if format == .json, next(3) != 0 {
+                // WhisperX-shaped segments with odd values, so the generator gets past the JSON reader.
+                let numbers = ["0.5", "1", "-1", "1e3", "9999999999", "null", "\"x\"", "true", "2.25"]
+                let texts = ["\" Hi.\"", "\"\"", "\"JOEY: a\"", "1", "\" [joy]\"", "\"\\u00e9 \\n b\""]
+                bytes += Array("{\"segments\": [\n".utf8)
+                for k in 0..<next(6) {
+                    let segment = (k > 0 ? ",\n" : "") + "{\"start\": \(numbers[next(numbers.count)]), "
+                        + "\"end\": \(numbers[next(numbers.count)]), \"text\": \(texts[next(texts.count)])"
+                        + (next(2) == 0 ? ", \"speaker\": \"SPEAKER_0\(next(3))\"}" : "}")
+                    bytes += Array(segment.utf8)
+                }
+                bytes += Array("], \"language\": \"en\"}".utf8)
+            }
             if format == .csv, next(3) != 0 {
                 // Rows of the right width, so the generator gets past the CSV reader's errors.
                 bytes += Array("start,end,speaker,text\n".utf8)

@@ -8,13 +8,15 @@ public enum ModalityStatus: String, Sendable, Codable, CaseIterable {
     case zeroed
     /// The media could not be read; the record's message says why.
     case error
+    /// Not asked for (`--text-only`): the model has this modality but the run did not read its media.
+    case skipped
 }
 
 /// The outcome of one utterance.
 public enum RecordStatus: String, Sendable, Codable {
-    /// Every modality the model has was used.
+    /// Every modality the run asked for was used (`--text-only` asks for the text alone).
     case ok
-    /// Labelled, but with fewer modalities than the model has.
+    /// Labelled, but with fewer modalities than the run asked for.
     case degraded
     /// No label could be given.
     case failed
@@ -25,8 +27,19 @@ public enum RecordStatus: String, Sendable, Codable {
 /// The field order here is the column order of `annotations.csv` and the key order of
 /// `annotations.jsonl`; `Schemas/annotation-record.schema.json` describes the record.
 public struct AnnotationRecord: Sendable, Equatable {
-    /// The file the utterance came from (its clip, or the transcript for text-only runs).
+    /// The media file the utterance comes from (its clip, its dialogue video, its episode),
+    /// relative to the corpus root as the corpus names it; the transcript when the corpus names
+    /// no media file. The same with and without `--text-only`.
     public var source: String
+    /// The episode (its video's path in the episodes folder, without extension); nil for CSV corpora.
+    public var episode: String?
+    /// The transcript the utterance was read from, relative to the corpus root (for CSV corpora,
+    /// the CSV's file name).
+    public var transcript: String
+    /// 0-based index of the utterance's cue (or row) among the transcript's cues; it never restarts.
+    public var cue: Int
+    /// 1-based line of the transcript where the cue (its timing line) or row starts.
+    public var line: Int
     public var dialogue: String
     /// 0-based index within its dialogue.
     public var utterance: Int
@@ -41,6 +54,10 @@ public struct AnnotationRecord: Sendable, Equatable {
     public var confidence: Float?
     /// Softmax of the final logits, in label order.
     public var probabilities: [Float]
+    /// Softmax of each model's own logits, in label order; nil when that model did not run.
+    public var textProbabilities: [Float]?
+    public var audioProbabilities: [Float]?
+    public var videoProbabilities: [Float]?
     /// Each model's own prediction: the teacher's, and the students' when they ran.
     public var textLabel: String?
     public var audioLabel: String?
@@ -53,14 +70,22 @@ public struct AnnotationRecord: Sendable, Equatable {
     public var status: RecordStatus
     /// Why the record is degraded or failed; empty when ok.
     public var message: String
+    /// Each model's vector, when the run keeps them (`--embeddings`); not a field of the record.
+    public var vectors: UtteranceVectors?
 
-    public init(source: String, dialogue: String, utterance: Int, speaker: String, start: Double? = nil,
+    public init(source: String, episode: String? = nil, transcript: String = "", cue: Int = 0, line: Int = 0,
+                dialogue: String, utterance: Int, speaker: String, start: Double? = nil,
                 end: Double? = nil, text: String, label: String? = nil, confidence: Float? = nil,
-                probabilities: [Float] = [], textLabel: String? = nil, audioLabel: String? = nil,
+                probabilities: [Float] = [], textProbabilities: [Float]? = nil, audioProbabilities: [Float]? = nil,
+                videoProbabilities: [Float]? = nil, textLabel: String? = nil, audioLabel: String? = nil,
                 videoLabel: String? = nil, textStatus: ModalityStatus = .ok, audioStatus: ModalityStatus = .missing,
                 videoStatus: ModalityStatus = .missing, gold: String? = nil, status: RecordStatus = .ok,
-                message: String = "") {
+                message: String = "", vectors: UtteranceVectors? = nil) {
         self.source = source
+        self.episode = episode
+        self.transcript = transcript
+        self.cue = cue
+        self.line = line
         self.dialogue = dialogue
         self.utterance = utterance
         self.speaker = speaker
@@ -70,6 +95,9 @@ public struct AnnotationRecord: Sendable, Equatable {
         self.label = label
         self.confidence = confidence
         self.probabilities = probabilities
+        self.textProbabilities = textProbabilities
+        self.audioProbabilities = audioProbabilities
+        self.videoProbabilities = videoProbabilities
         self.textLabel = textLabel
         self.audioLabel = audioLabel
         self.videoLabel = videoLabel
@@ -79,6 +107,23 @@ public struct AnnotationRecord: Sendable, Equatable {
         self.gold = gold
         self.status = status
         self.message = message
+        self.vectors = vectors
+    }
+}
+
+/// One utterance's vectors: the teacher's `h_t`, the students' `h_a` and `h_v` (nil when they
+/// did not run), and the fusion's representation that its classifier reads (nil without fusion).
+public struct UtteranceVectors: Sendable, Equatable {
+    public var text: [Float]
+    public var audio: [Float]?
+    public var video: [Float]?
+    public var fused: [Float]?
+
+    public init(text: [Float], audio: [Float]?, video: [Float]?, fused: [Float]?) {
+        self.text = text
+        self.audio = audio
+        self.video = video
+        self.fused = fused
     }
 }
 
@@ -91,10 +136,15 @@ enum FieldValue: Equatable {
 }
 
 extension AnnotationRecord {
-    /// The record's fields in output order, with `p_<label>` for every class.
-    func fields(labels: [String]) -> [(name: String, value: FieldValue)] {
+    /// The record's fields in output order, with `p_<label>` for every class, then (with
+    /// `modalityProbabilities`) `text_p_<label>`, `audio_p_<label>` and `video_p_<label>`.
+    func fields(labels: [String], modalityProbabilities: Bool = true) -> [(name: String, value: FieldValue)] {
         var out: [(String, FieldValue)] = [
             ("source", .string(source)),
+            ("episode", .string(episode)),
+            ("transcript", .string(transcript)),
+            ("cue", .int(cue)),
+            ("line", .int(line)),
             ("dialogue", .string(dialogue)),
             ("utterance", .int(utterance)),
             ("speaker", .string(speaker)),
@@ -118,12 +168,20 @@ extension AnnotationRecord {
             ("status", .string(status.rawValue)),
             ("message", .string(message)),
         ]
+        if modalityProbabilities {
+            for (modality, values) in [("text", textProbabilities), ("audio", audioProbabilities),
+                                       ("video", videoProbabilities)] {
+                for (i, name) in labels.enumerated() {
+                    out.append(("\(modality)_p_\(name)", .float(values.flatMap { i < $0.count ? $0[i] : nil })))
+                }
+            }
+        }
         return out
     }
 
     /// Column names of `annotations.csv` for a model with these labels.
-    public static func columns(labels: [String]) -> [String] {
+    public static func columns(labels: [String], modalityProbabilities: Bool = false) -> [String] {
         AnnotationRecord(source: "", dialogue: "", utterance: 0, speaker: "", text: "")
-            .fields(labels: labels).map(\.name)
+            .fields(labels: labels, modalityProbabilities: modalityProbabilities).map(\.name)
     }
 }

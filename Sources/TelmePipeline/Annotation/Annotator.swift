@@ -37,6 +37,8 @@ public final class Annotator {
     /// Units whose media are decoded ahead of the one in the model (bounded memory: each holds
     /// at most a dialogue's clips).
     public let prefetchDepth: Int
+    /// Records carry each model's vector (`AnnotationRecord.vectors`), for `--embeddings`.
+    public var keepVectors = false
     private let description: ModelDescription
     private let teacher: TextTeacher
     private let audioStudent: AudioStudent?
@@ -77,11 +79,15 @@ public final class Annotator {
     /// to run (nil: all); skipped units are neither computed nor sunk, and the others get the
     /// same records as in a run over the whole corpus (the teacher's inputs are built over all
     /// of it, since `official` numbering looks back across dialogues). `locator` finds the
-    /// media; nil annotates from the transcript alone. `progress` gets the utterances done so
-    /// far by this call. Returns the counts by status of the units run.
+    /// media and names each record's `source`; nil annotates from the transcript alone.
+    /// `readMedia` false also annotates from the transcript alone but keeps the locator's names
+    /// (`--text-only`): the modalities the model has are then `skipped`, not missing, and no zero
+    /// input replaces them. `progress` gets the utterances done so far by this call after each
+    /// model call, with the fraction of the unit under way (so it moves within a long dialogue).
+    /// Returns the counts by status of the units run.
     @discardableResult
-    public func annotate(_ corpus: Corpus, locator: MediaLocator? = nil, only: ((Range<Int>) -> Bool)? = nil,
-                         progress: ((Int) -> Void)? = nil,
+    public func annotate(_ corpus: Corpus, locator: MediaLocator? = nil, readMedia: Bool = true,
+                         only: ((Range<Int>) -> Bool)? = nil, progress: ((Double) -> Void)? = nil,
                          sink: (Range<Int>, [AnnotationRecord]) throws -> Void) throws -> RunCounts {
         let numbering = SpeakerNumbering(rawValue: settings.speakerNumbering.rawValue) ?? .official
         let ids = inputs.inputIDs(corpus.turns, numbering: numbering)
@@ -90,22 +96,29 @@ public final class Annotator {
         // The media of the next units are decoded while the current one runs through the model.
         let media = self.media, zeroMissing = official || settings.missingMedia == .zero
         let prefetcher = Prefetcher(units, depth: prefetchDepth) { unit in
-            let sources = unit.map { i in locator?.source(for: corpus.utterances[i]) }
-            return (sources, sources.map { media.load($0, zeroMissing: zeroMissing) })
+            guard readMedia else { return [MediaInputs](repeating: media.skipped, count: unit.count) }
+            return unit.map { i in media.load(locator?.source(for: corpus.utterances[i]), zeroMissing: zeroMissing) }
         }
         defer { prefetcher.stop() }
         var counts = RunCounts()
         var done = 0
         for unit in units {
-            guard let (sources, prepared) = prefetcher.next() else {
+            guard let prepared = prefetcher.next() else {
                 throw PipelineError("internal error: the media of utterances \(unit) were never prepared")
             }
-            let records = try annotate(unit: unit, corpus: corpus, ids: ids, sources: sources, prepared: prepared,
-                                       official: official)
+            // Progress within the unit: one step per model call (teacher batch, audio clip, video batch).
+            let steps = Double(max(1, stepCount(unit.count, prepared: prepared, official: official)))
+            var stepsDone = 0.0
+            let step = {
+                stepsDone += 1
+                progress?(Double(done) + Double(unit.count) * min(stepsDone, steps) / steps)
+            }
+            let records = try annotate(unit: unit, corpus: corpus, ids: ids, prepared: prepared, locator: locator,
+                                       official: official, step: step)
             for record in records { counts.add(record.status) }
             try sink(unit, records)
             done += unit.count
-            progress?(done)
+            progress?(Double(done))
         }
         return counts
     }
@@ -116,26 +129,50 @@ public final class Annotator {
         semantics == .officialBatch4 ? groups(of: 4, count: utterances.count) : dialogueRanges(utterances)
     }
 
+    /// The model calls of a unit of `count` utterances: its teacher batches, audio clips (one
+    /// batch in `official-batch4`) and video batches.
+    private func stepCount(_ count: Int, prepared: [MediaInputs], official: Bool) -> Int {
+        let audioClips = audioStudent == nil ? 0 : prepared.filter { $0.audio != nil }.count
+        let videoClips = videoStudent == nil ? 0 : prepared.filter { $0.video != nil }.count
+        func batches(_ n: Int) -> Int { (n + batchSize - 1) / batchSize }
+        return batches(count) + (official ? min(audioClips, 1) : audioClips) + batches(videoClips)
+    }
+
+    /// What a record names as its `source` and `transcript` (see `AnnotationRecord`): the media
+    /// file as the corpus names it, else the transcript; the transcript relative to the corpus
+    /// root (for a CSV corpus, its file name).
+    public static func names(of u: Utterance, in corpus: Corpus, locator: MediaLocator?)
+        -> (source: String, transcript: String) {
+        let transcript = u.transcript ?? (corpus.file as NSString).lastPathComponent
+        return (locator?.recordSource(for: u) ?? transcript, transcript)
+    }
+
     /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`),
-    /// whose media sources and prepared inputs are given in the same order.
-    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], sources: [MediaSource?],
-                          prepared: [MediaInputs], official: Bool) throws -> [AnnotationRecord] {
+    /// whose prepared inputs are given in the same order; `step` is called after each model call.
+    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], prepared: [MediaInputs],
+                          locator: MediaLocator?, official: Bool, step: () -> Void) throws -> [AnnotationRecord] {
         let labels = description.labels
-        let textLogits = teacherLogits(ids: ids, unit: unit)
-        let audio = try audioOutputs(prepared, official: official)
-        let video = try videoOutputs(prepared, official: official)
+        let textLogits = teacherLogits(ids: ids, unit: unit, step: step)
+        let audio = try audioOutputs(prepared, official: official, step: step)
+        let video = try videoOutputs(prepared, official: official, step: step)
 
         // The fusion runs on the utterances that have every student's input.
         var fused: [Int: ArraySlice<Float>] = [:]
+        var fusedVectors: [Int: ArraySlice<Float>] = [:]
         if let fusion {
             let members = prepared.indices.filter { audio.hidden[$0] != nil && video.hidden[$0] != nil }
             if !members.isEmpty {
                 let text = Tensor(stacking: members.map { textLogits.hidden.row($0) })
                 let a = Tensor(stacking: members.map { audio.hidden[$0]! })
                 let v = Tensor(stacking: members.map { video.hidden[$0]! })
-                let logits = fusion(text: text, audio: a, video: v, semantics: official ? .officialBatch4 : .independent,
-                                    order: settings.fusionOrder)
-                for (row, member) in members.enumerated() { fused[member] = logits.row(row) }
+                let representation = fusion.representation(text: text, audio: a, video: v,
+                                                           semantics: official ? .officialBatch4 : .independent,
+                                                           order: settings.fusionOrder)
+                let logits = fusion.head(representation)
+                for (row, member) in members.enumerated() {
+                    fused[member] = logits.row(row)
+                    fusedVectors[member] = representation.row(row)
+                }
             }
         }
 
@@ -148,13 +185,19 @@ public final class Annotator {
             let probabilities = Self.softmax(final)
             let best = Self.argmax(final)
             var notes = input.notes
-            let modalitiesOK = (audioStudent == nil || input.audioStatus == .ok)
-                && (videoStudent == nil || input.videoStatus == .ok)
-            if fusion != nil, fused[k] == nil { notes.append("text-only prediction") }
+            let asked: Set<ModalityStatus> = [.ok, .skipped]
+            let modalitiesOK = (audioStudent == nil || asked.contains(input.audioStatus))
+                && (videoStudent == nil || asked.contains(input.videoStatus))
+            if fusion != nil, fused[k] == nil, !modalitiesOK { notes.append("text-only prediction") }
+            let names = Self.names(of: u, in: corpus, locator: locator)
             records.append(AnnotationRecord(
-                source: sources[k]?.primaryPath ?? corpus.file, dialogue: u.dialogue, utterance: u.index,
+                source: names.source, episode: u.episode, transcript: names.transcript,
+                cue: u.cue, line: u.line, dialogue: u.dialogue, utterance: u.index,
                 speaker: u.speaker, start: u.startSeconds, end: u.endSeconds, text: u.text,
                 label: labels[best], confidence: probabilities[best], probabilities: probabilities,
+                textProbabilities: Self.softmax(teacherRow),
+                audioProbabilities: audio.logits[k].map(Self.softmax),
+                videoProbabilities: video.logits[k].map(Self.softmax),
                 textLabel: labels[Self.argmax(teacherRow)],
                 audioLabel: audio.logits[k].map { labels[Self.argmax($0)] },
                 videoLabel: video.logits[k].map { labels[Self.argmax($0)] },
@@ -162,13 +205,16 @@ public final class Annotator {
                 audioStatus: audioStudent == nil ? .missing : input.audioStatus,
                 videoStatus: videoStudent == nil ? .missing : input.videoStatus,
                 gold: u.gold, status: modalitiesOK ? .ok : .degraded,
-                message: notes.joined(separator: "; ")))
+                message: notes.joined(separator: "; "),
+                vectors: keepVectors ? UtteranceVectors(text: Array(textLogits.hidden.row(k)), audio: audio.hidden[k].map(Array.init),
+                                                        video: video.hidden[k].map(Array.init),
+                                                        fused: fusedVectors[k].map(Array.init)) : nil))
         }
         return records
     }
 
     /// The teacher's h_t and logits for the unit, batched `batchSize` at a time.
-    private func teacherLogits(ids: [[Int]], unit: Range<Int>) -> (hidden: Tensor, logits: Tensor) {
+    private func teacherLogits(ids: [[Int]], unit: Range<Int>, step: () -> Void) -> (hidden: Tensor, logits: Tensor) {
         var hidden: [ArraySlice<Float>] = [], logits: [ArraySlice<Float>] = []
         for start in stride(from: unit.lowerBound, to: unit.upperBound, by: batchSize) {
             let members = start..<min(start + batchSize, unit.upperBound)
@@ -178,6 +224,7 @@ public final class Annotator {
                 hidden.append(h.row(row))
                 logits.append(l.row(row))
             }
+            step()
         }
         return (Tensor(stacking: hidden), Tensor(stacking: logits))
     }
@@ -185,7 +232,7 @@ public final class Annotator {
     /// The audio student's h_a and logits per utterance (nil where it had no input). Each clip
     /// runs alone, except in `official-batch4`, where the unit's clips are left-padded with
     /// zeros to the longest and run together without a mask, as in the authors' batches.
-    private func audioOutputs(_ prepared: [MediaInputs], official: Bool)
+    private func audioOutputs(_ prepared: [MediaInputs], official: Bool, step: () -> Void)
         throws -> (hidden: [ArraySlice<Float>?], logits: [ArraySlice<Float>?]) {
         var hidden = [ArraySlice<Float>?](repeating: nil, count: prepared.count)
         var logits = hidden
@@ -203,11 +250,13 @@ public final class Annotator {
                 hidden[clip.0] = h.row(row)
                 logits[clip.0] = l.row(row)
             }
+            step()
         } else {
             for (k, samples) in clips {
                 let (h, l) = try audioStudent(Tensor(shape: [1, samples.count], data: samples))
                 hidden[k] = h.row(0)
                 logits[k] = l.row(0)
+                step()
             }
         }
         return (hidden, logits)
@@ -215,7 +264,7 @@ public final class Annotator {
 
     /// The video student's h_v and logits per utterance (nil where it had no input); clips of a
     /// unit run in batches of `batchSize` (the student treats batch members independently).
-    private func videoOutputs(_ prepared: [MediaInputs], official: Bool)
+    private func videoOutputs(_ prepared: [MediaInputs], official: Bool, step: () -> Void)
         throws -> (hidden: [ArraySlice<Float>?], logits: [ArraySlice<Float>?]) {
         var hidden = [ArraySlice<Float>?](repeating: nil, count: prepared.count)
         var logits = hidden
@@ -232,6 +281,7 @@ public final class Annotator {
                 hidden[clip.0] = h.row(row)
                 logits[clip.0] = l.row(row)
             }
+            step()
         }
         return (hidden, logits)
     }

@@ -116,6 +116,22 @@ public struct MediaLocator: Sendable {
         }
     }
 
+    /// The media file a record names as its source: the path as the corpus names it, relative
+    /// to the corpus root (`--media`, the CSV's folder, the episodes folder) with `./` removed;
+    /// nil when the corpus names none. MELD with a clip folder: `dia{D}_utt{U}.mp4`; IEMOCAP:
+    /// `Video_Path` (else `Wav_Path`); episodes: the episode's video. An absolute path in the
+    /// corpus stays absolute. It does not depend on the working directory or on `--text-only`.
+    public func recordSource(for u: Utterance) -> String? {
+        let named: String?
+        switch layout {
+        case .meld: named = clipFolder != nil ? "dia\(u.dialogue)_utt\(u.utteranceID ?? String(u.index)).mp4" : u.videoPath
+        case .iemocap: named = [u.videoPath, u.wavPath].compactMap { $0 }.first { !$0.isEmpty }
+        case .episodes: named = u.videoPath
+        }
+        guard let named, !named.isEmpty else { return nil }
+        return named.hasPrefix("/") ? named : Self.join(".", named)
+    }
+
     private func locate(_ u: Utterance) -> MediaSource? {
         switch layout {
         case .meld:
@@ -197,6 +213,13 @@ public final class MediaLoader {
     public var zeroAudio: [Float] { audioPreprocessor.zeros() }
     /// The authors' zero video.
     public var zeroVideo: Tensor { videoPreprocessor.zeros() }
+
+    /// The inputs of an utterance whose media were not asked for (`--text-only`): the modalities
+    /// the model has are `skipped`, without a zero input.
+    public var skipped: MediaInputs {
+        MediaInputs(audio: nil, audioStatus: needAudio ? .skipped : .missing, video: nil,
+                    videoStatus: needVideo ? .skipped : .missing, notes: [])
+    }
 
     /// Prepares the inputs of one utterance. `zeroMissing` substitutes the authors' zero input
     /// for a missing or unreadable modality (status `zeroed`); otherwise it stays absent.

@@ -25,10 +25,13 @@ public struct RenderedUnit: Sendable {
         self.csvRows = csvRows
     }
 
-    public init(_ records: [AnnotationRecord], labels: [String]) {
+    /// `modalityProbabilities`: the CSV rows hold each model's own probabilities too.
+    public init(_ records: [AnnotationRecord], labels: [String], modalityProbabilities: Bool = false) {
         statuses = records.map(\.status)
         jsonObjects = records.map { RecordFormat.jsonObject($0, labels: labels) }
-        csvRows = Array(records.map { RecordFormat.csvRow($0, labels: labels) }.joined().utf8)
+        csvRows = Array(records.map {
+            RecordFormat.csvRow($0, labels: labels, modalityProbabilities: modalityProbabilities)
+        }.joined().utf8)
     }
 }
 
@@ -47,6 +50,8 @@ public final class OutputWriter {
     public let labels: [String]
     public let formats: [OutputFormat]
     public let plan: RunPlan
+    /// The CSV has each model's own probabilities (`text_p_<label>`, …) too.
+    public let modalityProbabilities: Bool
     /// Points in the writing of a unit, for `checkpoint`.
     public enum Checkpoint: String, Sendable {
         /// Half of the unit's bytes of the first append file are written.
@@ -73,11 +78,13 @@ public final class OutputWriter {
 
     /// Opens `directory` (creating it) and locks it against other runs; nothing is changed
     /// until `start(fresh:)`.
-    public init(directory: URL, labels: [String], formats: [OutputFormat], plan: RunPlan) throws {
+    public init(directory: URL, labels: [String], formats: [OutputFormat], plan: RunPlan,
+                modalityProbabilities: Bool = false) throws {
         self.directory = directory
         self.labels = labels
         self.formats = formats
         self.plan = plan
+        self.modalityProbabilities = modalityProbabilities
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         journal = try UnitJournal(directory: directory)
     }
@@ -158,7 +165,7 @@ public final class OutputWriter {
 
     /// Writes and commits the records of unit `unit` (an index into `plan.units`).
     public func write(unit: Int, records: [AnnotationRecord]) throws {
-        try write(unit: unit, RenderedUnit(records, labels: labels))
+        try write(unit: unit, RenderedUnit(records, labels: labels, modalityProbabilities: modalityProbabilities))
     }
 
     /// Writes and commits one rendered unit.
@@ -214,7 +221,7 @@ public final class OutputWriter {
     }
 
     private func header(_ format: OutputFormat) -> [UInt8] {
-        format == .csv ? Array(RecordFormat.csvHeader(labels: labels).utf8) : []
+        format == .csv ? Array(RecordFormat.csvHeader(labels: labels, modalityProbabilities: modalityProbabilities).utf8) : []
     }
 
     /// The document of a group: `{"group": ..., "labels": [...], "records": [...]}`, one record

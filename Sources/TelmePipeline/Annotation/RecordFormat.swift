@@ -4,14 +4,17 @@ import Foundation
 /// same on every machine and locale: numbers are written by Swift's shortest round-trip
 /// `description`, which always uses "." and never depends on the locale.
 public enum RecordFormat {
-    /// The CSV header line, CRLF-terminated.
-    public static func csvHeader(labels: [String]) -> String {
-        AnnotationRecord.columns(labels: labels).map(csvField).joined(separator: ",") + "\r\n"
+    /// The CSV header line, CRLF-terminated; `modalityProbabilities` adds each model's own
+    /// probabilities (`text_p_<label>`, …), which JSON records always hold.
+    public static func csvHeader(labels: [String], modalityProbabilities: Bool = false) -> String {
+        AnnotationRecord.columns(labels: labels, modalityProbabilities: modalityProbabilities)
+            .map(csvField).joined(separator: ",") + "\r\n"
     }
 
     /// One CSV row, CRLF-terminated. Missing values are empty fields.
-    public static func csvRow(_ record: AnnotationRecord, labels: [String]) -> String {
-        record.fields(labels: labels).map { csvField(text($0.value) ?? "") }.joined(separator: ",") + "\r\n"
+    public static func csvRow(_ record: AnnotationRecord, labels: [String], modalityProbabilities: Bool = false) -> String {
+        record.fields(labels: labels, modalityProbabilities: modalityProbabilities)
+            .map { csvField(text($0.value) ?? "") }.joined(separator: ",") + "\r\n"
     }
 
     /// One JSON object on one line (no trailing newline). Missing values are `null`.

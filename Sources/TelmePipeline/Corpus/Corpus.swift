@@ -49,12 +49,18 @@ public struct Utterance: Sendable, Equatable {
     public var endTime: String?
     public var videoPath: String?
     public var wavPath: String?
-    /// 1-based line of the CSV where the row starts.
+    /// 1-based line of the CSV (or transcript) where the row (or cue) starts.
     public var line: Int
+    /// 0-based place of the row (or cue) among its file's rows (cues); it never restarts.
+    public var cue: Int
+    /// Episodes: the episode's name (its video's path in the folder without extension) and its
+    /// transcript's path in the folder; nil for CSV corpora (the CSV is the transcript).
+    public var episode: String?
+    public var transcript: String?
 
     public init(dialogue: String, index: Int, utteranceID: String? = nil, speaker: String, text: String,
                 gold: String? = nil, startTime: String? = nil, endTime: String? = nil, videoPath: String? = nil,
-                wavPath: String? = nil, line: Int) {
+                wavPath: String? = nil, line: Int, cue: Int = 0, episode: String? = nil, transcript: String? = nil) {
         self.dialogue = dialogue
         self.index = index
         self.utteranceID = utteranceID
@@ -66,6 +72,9 @@ public struct Utterance: Sendable, Equatable {
         self.videoPath = videoPath
         self.wavPath = wavPath
         self.line = line
+        self.cue = cue
+        self.episode = episode
+        self.transcript = transcript
     }
 
     /// `startTime` in seconds (nil when absent or not a time).
@@ -167,7 +176,7 @@ public struct Corpus: Sendable {
                 dialogue: dialogueID, index: index, utteranceID: value(utteranceID),
                 speaker: row.fields[speaker], text: row.fields[text], gold: gold,
                 startTime: value(start), endTime: value(end), videoPath: value(video), wavPath: value(wav),
-                line: row.line))
+                line: row.line, cue: utterances.count))
         }
         self.init(file: file, layout: resolved, utterances: utterances, warnings: warnings)
     }

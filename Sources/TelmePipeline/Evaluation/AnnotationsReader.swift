@@ -30,14 +30,21 @@ public struct ScoredRecord: Sendable, Equatable {
     public var status: RecordStatus
     /// 1-based line in `annotations.jsonl`.
     public var line: Int
+    /// Where the utterance is in its transcript (the record's `transcript` and `line`); nil in
+    /// records of earlier versions.
+    public var transcript: String?
+    public var transcriptLine: Int?
 
-    public init(dialogue: String, utterance: Int, label: String?, gold: String?, status: RecordStatus, line: Int) {
+    public init(dialogue: String, utterance: Int, label: String?, gold: String?, status: RecordStatus, line: Int,
+                transcript: String? = nil, transcriptLine: Int? = nil) {
         self.dialogue = dialogue
         self.utterance = utterance
         self.label = label
         self.gold = gold
         self.status = status
         self.line = line
+        self.transcript = transcript
+        self.transcriptLine = transcriptLine
     }
 
     /// A record without a label, or marked failed: excluded from the scores.
@@ -113,7 +120,8 @@ public enum AnnotationsReader {
             }
             records.append(ScoredRecord(
                 dialogue: fields.dialogue, utterance: fields.utterance, label: fields.label,
-                gold: fields.gold.flatMap { $0.isEmpty ? nil : $0 }, status: fields.status, line: lineNumber))
+                gold: fields.gold.flatMap { $0.isEmpty ? nil : $0 }, status: fields.status, line: lineNumber,
+                transcript: fields.transcript, transcriptLine: fields.transcriptLine))
         }
         return records
     }
@@ -125,10 +133,12 @@ public enum AnnotationsReader {
         var label: String?
         var gold: String?
         var status: RecordStatus
+        var transcript: String?
+        var transcriptLine: Int?
 
         struct Invalid: Error { var message: String }
 
-        enum CodingKeys: String, CodingKey { case dialogue, utterance, label, gold, status }
+        enum CodingKeys: String, CodingKey { case dialogue, utterance, label, gold, status, transcript, line }
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -151,6 +161,8 @@ public enum AnnotationsReader {
                 throw Invalid(message: "\"status\" is \"\(status)\"; expected ok, degraded or failed")
             }
             self.status = known
+            transcript = try? c.decodeIfPresent(String.self, forKey: .transcript)
+            transcriptLine = try? c.decodeIfPresent(Int.self, forKey: .line)
         }
     }
 

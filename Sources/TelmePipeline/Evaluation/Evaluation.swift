@@ -66,11 +66,14 @@ public struct Evaluation: Sendable, Equatable, Codable {
 extension Evaluation {
     /// Evaluates the folder written by `telme annotate`: `run.json` for the class order and
     /// `annotations.jsonl` for the records; gold labels from the records, or from `goldCSV`
-    /// matched by (dialogue, utterance index).
+    /// matched by (dialogue, utterance index), or from `goldEpisodes` (episode transcripts read
+    /// with their gold labels, named `goldPath`) matched by the records' own `transcript` and
+    /// `line`, which the user's files give too.
     ///
     /// Throws `EvaluationError` for an unreadable or broken file (naming it and the line) and
     /// when no record has both a label and a gold label; `CorpusError` for a broken gold CSV.
-    public static func evaluate(directory: URL, goldCSV: URL? = nil, layout: CorpusLayout? = nil) throws -> Evaluation {
+    public static func evaluate(directory: URL, goldCSV: URL? = nil, layout: CorpusLayout? = nil,
+                                goldEpisodes: Corpus? = nil, goldPath: String? = nil) throws -> Evaluation {
         let labels = try AnnotationsReader.labels(runJSON: directory.appendingPathComponent("run.json"))
         let jsonl = directory.appendingPathComponent("annotations.jsonl")
         let records = try AnnotationsReader.records(jsonl: jsonl, labels: labels)
@@ -107,6 +110,16 @@ extension Evaluation {
             }
             source = GoldSource(kind: "csv", path: goldCSV.path,
                                 matching: "(dialogue, utterance index within the dialogue)")
+        } else if let goldEpisodes {
+            let match = TranscriptGoldMatch(corpus: goldEpisodes, records: records)
+            golds = match.golds
+            counts.notInGoldFile = zip(records, golds).filter { !$0.0.failed && $0.1 == nil && !match.matched($0.0) }.count
+            counts.goldRowsWithoutRecord = match.unmatchedCues
+            counts.goldDisagreements = zip(records, golds).filter { record, gold in
+                record.gold.map { own in gold.map { $0 != own } ?? false } ?? false
+            }.count
+            source = GoldSource(kind: "transcripts", path: goldPath ?? goldEpisodes.file,
+                                matching: "(transcript, line) of each record")
         } else {
             golds = records.map(\.gold)
             source = GoldSource(kind: "records", path: nil, matching: nil)
@@ -171,6 +184,45 @@ struct GoldMatch {
             }
         }
         unmatchedRows = rows.reduce(0) { $0 + max(0, $1.value.count - used[$1.key, default: 0]) }
+    }
+
+    func matched(_ record: ScoredRecord) -> Bool { found.contains(record.line) }
+}
+
+/// Gold labels of episode transcripts matched to records by the cue's transcript and line,
+/// which the records name and the user's transcripts hold: no id that only telme's output
+/// reveals. A record's transcript matches the gold's of the same path relative to the corpus
+/// root, or of its file name when the gold is one transcript.
+struct TranscriptGoldMatch {
+    struct Key: Hashable {
+        var transcript: String
+        var line: Int
+    }
+
+    var golds: [String?] = []
+    private var found: Set<Int> = []
+    var unmatchedCues = 0
+
+    init(corpus: Corpus, records: [ScoredRecord]) {
+        var cues: [Key: Utterance] = [:]
+        for u in corpus.utterances { cues[Key(transcript: u.transcript ?? "", line: u.line)] = u }
+        var used: Set<Key> = []
+        for record in records {
+            guard let transcript = record.transcript, let line = record.transcriptLine else {
+                golds.append(nil)
+                continue
+            }
+            let exact = Key(transcript: transcript, line: line)
+            let byName = Key(transcript: (transcript as NSString).lastPathComponent, line: line)
+            if let key = [exact, byName].first(where: { cues[$0] != nil }), let cue = cues[key] {
+                golds.append(cue.gold)
+                found.insert(record.line)
+                used.insert(key)
+            } else {
+                golds.append(nil)
+            }
+        }
+        unmatchedCues = cues.keys.filter { !used.contains($0) }.count
     }
 
     func matched(_ record: ScoredRecord) -> Bool { found.contains(record.line) }

@@ -33,6 +33,7 @@ extension Evaluation {
         out.append("annotations: \(directory)")
         switch gold.kind {
         case "csv": out.append("gold labels: \(gold.path ?? "") (matched by dialogue and utterance index)")
+        case "transcripts": out.append("gold labels: \(gold.path ?? "") (matched by each record's transcript and line)")
         default: out.append("gold labels: the records' gold field")
         }
         var countLine = "records: \(counts.records)  evaluated: \(counts.evaluated)"

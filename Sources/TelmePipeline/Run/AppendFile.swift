@@ -47,10 +47,16 @@ final class AppendFile {
     /// Appends `bytes` (`pwrite` at the end, repeated until all are written).
     func append(_ bytes: some Collection<UInt8>) throws {
         let array = Array(bytes)
+        try write(array, at: size)
+        size += array.count
+    }
+
+    /// Writes all of `bytes` at `offset` (`pwrite`, repeated until all are written).
+    private func write(_ bytes: [UInt8], at offset: Int) throws {
         var written = 0
-        while written < array.count {
-            let n = array.withUnsafeBytes { buffer in
-                pwrite(fd, buffer.baseAddress! + written, array.count - written, off_t(size + written))
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { buffer in
+                pwrite(fd, buffer.baseAddress! + written, bytes.count - written, off_t(offset + written))
             }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -58,7 +64,13 @@ final class AppendFile {
             }
             written += n
         }
-        size += array.count
+    }
+
+    /// Overwrites bytes inside the file at `offset` (`pwrite`); `offset + bytes.count` must not
+    /// pass the end (a fixed-size header rewritten in place).
+    func overwrite(_ bytes: [UInt8], at offset: Int) throws {
+        precondition(offset >= 0 && offset + bytes.count <= size, "overwrite inside the file")
+        try write(bytes, at: offset)
     }
 
     /// Flushes the file to the disk (`fsync`).

@@ -7,8 +7,10 @@ import TelmeTensor
 /// one for the merged folder (`merged`, or `incomplete` when utterances are missing).
 ///
 /// A run resumes a folder only when everything that decides its records is the same
-/// (`differences(from:)`): the model's fingerprint, the settings, the corpus's content and
-/// the paths the records name, the output formats, the batch size, the threads and the shard.
+/// (`differences(from:)`): the model's fingerprint, the settings, the corpus's content (its
+/// digest) and where it and its media are (canonical paths: `episodes/` and `./episodes`, or a
+/// run from another working directory, are the same corpus), the output formats, the batch
+/// size (it changes probabilities in the last bits), the threads and the shard.
 public struct RunInfo: Codable, Sendable {
     public struct Model: Codable, Sendable {
         public var path: String
@@ -54,9 +56,14 @@ public struct RunInfo: Codable, Sendable {
         public var textOnly: Bool
         /// `--allow-outside-root`.
         public var allowOutsideRoot: Bool
+        /// `path` and `media` absolute, with symbolic links and `..` resolved
+        /// (`MediaLocator.resolved`): what a resumed run compares. Nil in folders of earlier versions.
+        public var canonicalPath: String?
+        public var canonicalMedia: String?
 
         public init(path: String, layout: String, utterances: Int, digest: String, media: String?,
-                    dialogueGap: Double, textOnly: Bool, allowOutsideRoot: Bool) {
+                    dialogueGap: Double, textOnly: Bool, allowOutsideRoot: Bool, canonicalPath: String? = nil,
+                    canonicalMedia: String? = nil) {
             self.path = path
             self.layout = layout
             self.utterances = utterances
@@ -65,6 +72,8 @@ public struct RunInfo: Codable, Sendable {
             self.dialogueGap = dialogueGap
             self.textOnly = textOnly
             self.allowOutsideRoot = allowOutsideRoot
+            self.canonicalPath = canonicalPath
+            self.canonicalMedia = canonicalMedia
         }
     }
 
@@ -81,6 +90,10 @@ public struct RunInfo: Codable, Sendable {
     public var settings: Settings
     public var corpus: CorpusInfo
     public var formats: [OutputFormat]
+    /// `--modality-probabilities`: the CSV holds each model's own probabilities (nil: no).
+    public var modalityProbabilities: Bool?
+    /// `--embeddings`: the folder holds `embeddings/` (nil: no).
+    public var embeddings: Bool?
     public var batchSize: Int
     /// Threads of the matrix products (a few products change in their last bits with them, so
     /// a run continued with another count says so in `notes`, but is not refused).
@@ -140,14 +153,18 @@ public struct RunInfo: Codable, Sendable {
                 found.append("the setting \(key) (\(theirs[key] ?? "none") there, \(mine[key] ?? "none") now)")
             }
         }
-        check("the corpus", corpus.path, other.corpus.path) { $0 }
+        check("the corpus", corpus.canonicalPath ?? corpus.path, other.corpus.canonicalPath ?? other.corpus.path) { $0 }
         check("the corpus's content", corpus.digest, other.corpus.digest) { $0 }
         check("the layout", corpus.layout, other.corpus.layout) { $0 }
-        check("--media", corpus.media, other.corpus.media) { $0 ?? "none" }
+        check("--media", corpus.canonicalMedia ?? corpus.media, other.corpus.canonicalMedia ?? other.corpus.media) {
+            $0 ?? "none"
+        }
         check("--dialogue-gap", corpus.dialogueGap, other.corpus.dialogueGap) { "\($0)" }
         check("--text-only", corpus.textOnly, other.corpus.textOnly) { "\($0)" }
         check("--allow-outside-root", corpus.allowOutsideRoot, other.corpus.allowOutsideRoot) { "\($0)" }
         check("--format", formats, other.formats) { $0.map(\.rawValue).joined(separator: ",") }
+        check("--modality-probabilities", modalityProbabilities ?? false, other.modalityProbabilities ?? false) { "\($0)" }
+        check("--embeddings", embeddings ?? false, other.embeddings ?? false) { "\($0)" }
         check("--batch-size", batchSize, other.batchSize) { "\($0)" }
         check("--backend", compute?.backend, other.compute?.backend) { $0?.rawValue ?? "openblas" }
         check("--precision", compute?.precision, other.compute?.precision) { $0?.rawValue ?? "f32" }

@@ -105,7 +105,9 @@ public struct RunPlan: Sendable {
     }
 
     /// A digest of everything the corpus gives the annotation (every field of every
-    /// utterance, in order): a changed corpus is a different run.
+    /// utterance, in order, and the transcript's file name that CSV records name): a changed
+    /// corpus is a different run. Paths in it are as the corpus writes them (relative to its
+    /// root for episodes), so the same corpus reached by another path has the same digest.
     public static func digest(of corpus: Corpus) -> String {
         var bytes: [UInt8] = Array(corpus.layout.rawValue.utf8)
         func field(_ text: String?) {
@@ -114,9 +116,10 @@ public struct RunPlan: Sendable {
             withUnsafeBytes(of: UInt64(utf8.count).littleEndian) { bytes += $0 }
             bytes += utf8
         }
+        field(corpus.layout == .episodes ? nil : (corpus.file as NSString).lastPathComponent)
         for u in corpus.utterances {
             for text in [u.dialogue, String(u.index), u.utteranceID, u.speaker, u.text, u.gold, u.startTime,
-                         u.endTime, u.videoPath, u.wavPath, String(u.line)] {
+                         u.endTime, u.videoPath, u.wavPath, String(u.line), String(u.cue), u.episode, u.transcript] {
                 field(text)
             }
         }

@@ -65,7 +65,8 @@ public enum ShardMerge {
             }
         }
 
-        let writer = try OutputWriter(directory: out, labels: base.model.labels, formats: base.formats, plan: plan)
+        let writer = try OutputWriter(directory: out, labels: base.model.labels, formats: base.formats, plan: plan,
+                                      modalityProbabilities: base.modalityProbabilities ?? false)
         try? FileManager.default.removeItem(at: out.appendingPathComponent("run.json"))
         writer.syncEachUnit = false  // a merge interrupted is simply run again
         try writer.start(fresh: true)
@@ -110,6 +111,7 @@ public enum ShardMerge {
         info.commandLine = commandLine
         info.shard = nil
         info.mergedFrom = folders.map(\.path)
+        info.embeddings = nil  // each shard keeps its own embeddings/; they are not merged
         info.state = report.missing.isEmpty ? .merged : .incomplete
         info.units = plan.units.count
         info.unitsDone = writer.done.count

@@ -7,22 +7,31 @@ import Foundation
 ///   are joined with ONE SPACE (line breaks in subtitles are display layout, and the teacher's
 ///   prompt is a single line, as MELD's utterances are).
 /// - Dialogue dashes: a line starting with `-` or `–` followed by a space, or `-` directly
-///   followed by a letter, opens a turn. A cue with two such lines, or with one that is not its
-///   first line, holds several turns: its speaker is empty and its text keeps the dashes (the
-///   only trace of the change of speaker). A single turn's leading dash is removed.
+///   followed by a letter, opens a turn; so does `>>` (closed captions' change of speaker). A cue
+///   with two such lines, or with one that is not its first line, holds several turns: its
+///   speaker is empty and its text keeps the markers (the only trace of the change of speaker).
+///   A single turn's leading dash or `>>` is removed.
 /// - Speaker prefix (single-turn cues without a WebVTT voice): the first line starts with
+///   `[NAME]:` (WhisperX's `[SPEAKER_00]:`; NAME any 1–40 characters but brackets), or with
 ///   `NAME:` followed by whitespace, where NAME is 1–40 characters of letters, digits, spaces and
-///   `. ' ’ - & # _ ( )`, begins with an uppercase letter, has at most 4 words, and no word begins
-///   with a lowercase letter (`JOEY:`, `Dr. Smith:`, `Man #2:`, `JOEY (V.O.):`, not `He said:`
-///   nor `At 5:30`). NAME becomes the speaker and is removed from the text. A capitalised single
-///   word before a colon (`Look: …`) is taken as a name too: the format cannot tell them apart.
+///   `. ' ’ - & # _ ( )`, has at most 4 words and either begins with an uppercase letter with no
+///   word beginning with a lowercase letter (`JOEY:`, `Dr. Smith:`, `Man #2:`), or is one
+///   lowercase word (`joey:`); not `He said:` nor `At 5:30`. NAME becomes the speaker, without a
+///   trailing parenthesis (`JOEY (V.O.):` and `JOEY (O.S.):` are `JOEY`), and is removed from the
+///   text. A single word before a colon (`Look: …`) is taken as a name too: the format cannot
+///   tell them apart.
 /// - A WebVTT voice (`<v Name>`) names the speaker; cues with different voices have none.
+/// - Gold label (SRT and WebVTT): a cue whose text ends with a tag `[label]`, where label is one
+///   of the MELD or IEMOCAP emotion labels in any case (`[joy]`, `[Neutral]`, `[fru]`), has that
+///   label, lowercased, as its gold; the tag is removed from the text. Other bracketed text
+///   (`[laughs]`, `[MUSIC]`) stays text.
 enum CueText {
     /// A cue from its timing line and its markup-free text lines; nil (with a warning) when it
     /// has no text.
     static func cue(timing: SourceLine, text: [String], voices: [String], file: String, example: String,
                     warnings: inout [CorpusWarning]) -> TranscriptCue? {
-        let (speaker, content) = CueText.utterance(lines: text, voices: voices)
+        let (speaker, tagged) = CueText.utterance(lines: text, voices: voices)
+        let (content, gold) = goldTag(tagged)
         guard !content.isEmpty else {
             warnings.append(CorpusWarning(file: file, line: timing.number, message: "cue without text, skipped"))
             return nil
@@ -38,14 +47,27 @@ enum CueText {
         case .unplaced(let reason):
             warnings.append(CorpusWarning(file: file, line: timing.number, message: reason))
         }
-        return TranscriptCue(line: timing.number, start: start, end: end, speaker: speaker, text: content)
+        return TranscriptCue(line: timing.number, start: start, end: end, speaker: speaker, text: content, gold: gold)
+    }
+
+    /// Emotion labels a trailing `[label]` tag may give: MELD's and IEMOCAP's.
+    static let goldLabels: Set<String> = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise",
+                                          "ang", "exc", "fru", "hap", "neu", "sad"]
+
+    /// `text` without a trailing `[label]` tag of a known emotion label, and that label.
+    static func goldTag(_ text: String) -> (text: String, gold: String?) {
+        guard text.hasSuffix("]"), let open = text.lastIndex(of: "[") else { return (text, nil) }
+        let label = text[text.index(after: open)..<text.index(before: text.endIndex)]
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard goldLabels.contains(label) else { return (text, nil) }
+        return (String(text[..<open]).trimmingCharacters(in: .whitespaces), label)
     }
 
     /// Speaker and text of a cue; `voices` are the WebVTT voice names met in the cue, in order.
     static func utterance(lines rawLines: [String], voices: [String] = []) -> (speaker: String, text: String) {
         var lines = rawLines.map(collapseSpaces).filter { !$0.isEmpty }
         guard !lines.isEmpty else { return ("", "") }
-        let dashed = lines.indices.filter { startsWithDash(lines[$0]) }
+        let dashed = lines.indices.filter { opensTurn(lines[$0]) }
         if dashed.count >= 2 || (dashed.count == 1 && dashed[0] != 0) {
             return ("", lines.joined(separator: " "))
         }
@@ -66,21 +88,42 @@ enum CueText {
         return ("", lines.joined(separator: " "))
     }
 
-    /// `NAME: rest` split as the rule above says, or nil.
+    /// `NAME: rest` or `[NAME]: rest` split as the rule above says, or nil.
     static func speakerPrefix(_ line: String) -> (name: String, rest: String)? {
+        if line.hasPrefix("["), let close = line.firstIndex(of: "]") {
+            let name = line[line.index(after: line.startIndex)..<close].trimmingCharacters(in: .whitespaces)
+            let after = line[line.index(after: close)...]
+            guard after.hasPrefix(":"), (1...40).contains(name.count), !name.contains("[") else { return nil }
+            let afterColon = after.dropFirst()
+            guard afterColon.isEmpty || afterColon.first == " " || afterColon.first == "\t" else { return nil }
+            let rest = afterColon.trimmingCharacters(in: .whitespaces)
+            return rest.isEmpty ? nil : (withoutParenthesis(name), rest)
+        }
         guard let colon = line.firstIndex(of: ":") else { return nil }
         let name = line[..<colon]
         let afterColon = line[line.index(after: colon)...]
         guard let first = afterColon.first, first == " " || first == "\t" else { return nil }
         let rest = afterColon.trimmingCharacters(in: .whitespaces)
-        guard !rest.isEmpty, (1...40).contains(name.count), let initial = name.first, initial.isUppercase,
+        guard !rest.isEmpty, (1...40).contains(name.count), let initial = name.first,
               initial.isLetter, name.last != " " else { return nil }
         let allowed: Set<Character> = [" ", ".", "'", "’", "-", "&", "#", "_", "(", ")"]
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || allowed.contains($0) }) else { return nil }
         let words = name.split(separator: " ")
-        guard words.count <= 4, words.allSatisfy({ !($0.first?.isLowercase ?? true) }) else { return nil }
-        return (String(name), rest)
+        let capitalised = initial.isUppercase && words.allSatisfy({ !($0.first?.isLowercase ?? true) })
+        let lowercaseWord = words.count == 1 && name.allSatisfy { $0.isLowercase || $0 == "'" || $0 == "’" || $0 == "-" }
+        guard words.count <= 4, capitalised || lowercaseWord else { return nil }
+        return (withoutParenthesis(String(name)), rest)
     }
+
+    /// A name without a trailing parenthesis: `JOEY (V.O.)` is JOEY speaking off screen.
+    static func withoutParenthesis(_ name: String) -> String {
+        guard name.hasSuffix(")"), let open = name.lastIndex(of: "(") else { return name }
+        let bare = name[..<open].trimmingCharacters(in: .whitespaces)
+        return bare.isEmpty ? name : bare
+    }
+
+    /// Whether a line opens a turn: a dialogue dash or closed captions' `>>`.
+    static func opensTurn(_ line: String) -> Bool { line.hasPrefix(">>") || startsWithDash(line) }
 
     static func startsWithDash(_ line: String) -> Bool {
         guard let first = line.first, first == "-" || first == "–" else { return false }
@@ -89,8 +132,9 @@ enum CueText {
         return first == "-" && (next?.isLetter ?? false)
     }
 
+    /// The line without its turn marker (`-`, `–` or `>>`).
     static func removeDash(_ line: String) -> String {
-        String(line.dropFirst()).trimmingCharacters(in: .whitespaces)
+        String(line.dropFirst(line.hasPrefix(">>") ? 2 : 1)).trimmingCharacters(in: .whitespaces)
     }
 
     /// Runs of spaces and tabs become one space; ends trimmed.

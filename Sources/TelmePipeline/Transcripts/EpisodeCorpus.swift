@@ -5,7 +5,7 @@ import TelmeTokenizer
 public enum EpisodeProblem: Sendable, Equatable, CustomStringConvertible {
     /// A video with no transcript of the same base name: the episode gives no utterances.
     case missingTranscript(video: String)
-    /// A transcript with no video of the same base name: ignored.
+    /// A transcript with no video of the same base name: ignored (annotated under `--text-only`).
     case missingVideo(transcript: String)
     /// Several videos share a base name: `chosen` is used (`.mp4`, `.mkv`, `.avi` in that
     /// order, then byte-wise file name), the others are ignored.
@@ -19,9 +19,10 @@ public enum EpisodeProblem: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingTranscript(let video):
-            "\(video): no transcript of the same name (.srt, .vtt or .csv); the episode is skipped"
+            "\(video): no transcript of the same name (.srt, .vtt, .json or .csv); the episode is skipped"
         case .missingVideo(let transcript):
-            "\(transcript): no video of the same name (.mp4, .mkv or .avi); the transcript is ignored"
+            "\(transcript): no video of the same name (\(EpisodeCorpus.videoExtensions.map { "." + $0 }.joined(separator: ", "))); "
+                + "the transcript is ignored (--text-only annotates it)"
         case .severalVideos(let chosen, let ignored):
             "\(chosen): used; other videos of the same name ignored: \(ignored.joined(separator: ", "))"
         case .severalTranscripts(let chosen, let ignored):
@@ -34,17 +35,19 @@ public enum EpisodeProblem: Sendable, Equatable, CustomStringConvertible {
 
 /// One episode of an episodes folder.
 public struct Episode: Sendable, Equatable {
-    /// The video's file name without its extension; dialogue ids start with it.
+    /// The video's path in the folder without its extension (`ep01`, `S01/E01`); dialogue ids
+    /// start with it.
     public var name: String
-    /// Path of the video (the folder's path joined with the file name).
-    public var video: String
+    /// Path of the video (the folder's path joined with its path in the folder); nil for a
+    /// transcript read without its video (`withoutVideo`).
+    public var video: String?
     /// Path of the transcript used, nil when there is none.
     public var transcript: String?
     public var format: TranscriptFormat?
     /// The episode's utterances (empty without a readable transcript).
     public var utterances: [Utterance]
 
-    public init(name: String, video: String, transcript: String?, format: TranscriptFormat?, utterances: [Utterance]) {
+    public init(name: String, video: String?, transcript: String?, format: TranscriptFormat?, utterances: [Utterance]) {
         self.name = name
         self.video = video
         self.transcript = transcript
@@ -56,10 +59,14 @@ public struct Episode: Sendable, Equatable {
 /// The `episodes` layout: a folder of whole episode videos, each with a transcript of the same
 /// base name; every cue is an utterance cut from the episode by its times.
 ///
-/// - Files: the folder's entries (not its subfolders; names starting with `.` are ignored).
-///   Videos end in `.mp4`, `.mkv`, `.avi`, transcripts in `.srt`, `.vtt`, `.csv` (any case).
-///   Base names (the name without its last extension) must match exactly, byte for byte.
-/// - Order: episodes sorted by the video's file name, byte-wise (UTF-8); cues in file order.
+/// - Several transcripts of one episode: `.csv`, `.json`, `.vtt`, `.srt` in that order is used,
+///   with a problem reported, except WhisperX's own set (a `.json` with `.srt` / `.vtt` beside it).
+/// - Files: the folder's files and those of its subfolders (`S01/E01.mkv`), up to 8 levels;
+///   names starting with `.` are ignored and symbolic links to folders are not followed.
+///   Videos end in `.mp4`, `.mkv`, `.avi`, `.mov`, `.webm`, transcripts in `.srt`, `.vtt`,
+///   `.json` (WhisperX), `.csv` (any case). A video and its transcript have the same path
+///   without the last extension, byte for byte; that path is the episode's name.
+/// - Order: episodes sorted by the video's path in the folder, byte-wise (UTF-8); cues in file order.
 /// - Dialogues: the first cue of an episode opens dialogue `<name>#0`; a new one (`#1`, `#2`, …)
 ///   starts at a cue whose start is MORE than `dialogueGap` seconds after the latest end of the
 ///   cues before it in the dialogue (a gap of exactly `dialogueGap` does not split; times are
@@ -68,8 +75,10 @@ public struct Episode: Sendable, Equatable {
 ///   its value differs from the previous row's (compared exactly) and the gap is not used.
 /// - Each utterance: `dialogue` as above, `index` its 0-based place in the dialogue, the cue's
 ///   speaker (empty when unknown) and text, `startTime`/`endTime` as decimal seconds (`12.345`,
-///   nil when the cue cannot be placed in time), `videoPath` the episode's video and `line` the
-///   transcript line of the cue (its timing line, or its CSV row). `utteranceID`, `gold` and
+///   nil when the cue cannot be placed in time), `videoPath` the episode's video and `transcript`
+///   its transcript (both relative to the folder), `episode` the episode's name, `cue` the cue's
+///   0-based place in the transcript and `line` the transcript line of the cue (its timing line,
+///   or its CSV row), `gold` the cue's gold label (see `TranscriptCue.gold`). `utteranceID` and
 ///   `wavPath` are nil.
 public struct EpisodeCorpus: Sendable {
     /// The folder as given.
@@ -80,6 +89,9 @@ public struct EpisodeCorpus: Sendable {
     public var warnings: [CorpusWarning]
     /// Problems with the files of the folder.
     public var problems: [EpisodeProblem]
+    /// One note per transcript with cues without a speaker: how many (not a problem: their
+    /// utterances get an empty speaker).
+    public var unnamedSpeakers: [CorpusWarning] = []
 
     public init(folder: String, episodes: [Episode], warnings: [CorpusWarning] = [], problems: [EpisodeProblem] = []) {
         self.folder = folder
@@ -91,7 +103,7 @@ public struct EpisodeCorpus: Sendable {
     /// A gap that usually separates scenes in TV episodes; `telme annotate --dialogue-gap` may change it.
     public static let defaultDialogueGap: Double = 5
 
-    public static let videoExtensions = ["mp4", "mkv", "avi"]
+    public static let videoExtensions = ["mp4", "mkv", "avi", "mov", "webm"]
 
     /// All utterances, episode after episode.
     public var utterances: [Utterance] { episodes.flatMap(\.utterances) }
@@ -99,8 +111,10 @@ public struct EpisodeCorpus: Sendable {
     /// The utterances as the teacher's input builder takes them.
     public var turns: [DialogueTurn] { utterances.map(\.turn) }
 
-    /// Problems and warnings as one-line messages, problems first.
-    public var messages: [String] { problems.map(\.description) + warnings.map(\.description) }
+    /// Problems, warnings and notes as one-line messages, problems first.
+    public var messages: [String] {
+        problems.map(\.description) + warnings.map(\.description) + unnamedSpeakers.map(\.description)
+    }
 
     /// Whether `folder` is a directory holding at least one video with a transcript of the same name
     /// (for `--layout auto`).
@@ -111,38 +125,61 @@ public struct EpisodeCorpus: Sendable {
 
     /// Reads every episode of `folder`. One bad transcript only skips its episode (see `problems`);
     /// throws when the folder cannot be listed, when `dialogueGap` is negative or NaN, and when no
-    /// episode has both a video and a transcript.
-    public static func read(folder: URL, dialogueGap: Double = defaultDialogueGap) throws(CorpusError) -> EpisodeCorpus {
+    /// episode has both a video and a transcript. `withoutVideo` (`--text-only`) also reads the
+    /// transcripts that have no video (their utterances name no media). `only` reads the one
+    /// episode of that name (a transcript given as the corpus).
+    public static func read(folder: URL, dialogueGap: Double = defaultDialogueGap, withoutVideo: Bool = false,
+                            only: String? = nil) throws(CorpusError) -> EpisodeCorpus {
         guard !dialogueGap.isNaN, dialogueGap >= 0 else {
             throw CorpusError(file: folder.path, line: nil, message:
                 "the dialogue gap must be a number of seconds >= 0, not \(dialogueGap)")
         }
-        let groups = try listing(folder)
+        let groups = try listing(folder).filter { only == nil || $0.name == only }
         var episodes: [Episode] = []
         var warnings: [CorpusWarning] = []
         var problems: [EpisodeProblem] = []
+        var unnamedSpeakers: [CorpusWarning] = []
         for group in groups {
             let videos = group.videos.map { folder.appendingPathComponent($0).path }
             let transcripts = group.transcripts.map { folder.appendingPathComponent($0).path }
-            guard let video = videos.first else {
+            // A transcript without its video counts only under --text-only.
+            let video = videos.first
+            guard video != nil || (withoutVideo && !transcripts.isEmpty) else {
                 problems += transcripts.map { .missingVideo(transcript: $0) }
                 continue
             }
-            if videos.count > 1 { problems.append(.severalVideos(chosen: video, ignored: Array(videos.dropFirst()))) }
+            if let video, videos.count > 1 {
+                problems.append(.severalVideos(chosen: video, ignored: Array(videos.dropFirst())))
+            }
             guard let transcriptPath = transcripts.first else {
-                problems.append(.missingTranscript(video: video))
+                problems.append(.missingTranscript(video: videos[0]))
                 episodes.append(Episode(name: group.name, video: video, transcript: nil, format: nil, utterances: []))
                 continue
             }
-            if transcripts.count > 1 {
+            let format = TranscriptFormat(pathExtension: (group.transcripts[0] as NSString).pathExtension)
+            // WhisperX writes its .srt and .vtt beside its .json (`--output_format all`): the JSON
+            // is used, and that is no problem. Any other pair is reported.
+            let whisperXSet = format == .json && group.transcripts.dropFirst().allSatisfy {
+                [.srt, .vtt].contains(TranscriptFormat(pathExtension: ($0 as NSString).pathExtension))
+            }
+            if transcripts.count > 1, !whisperXSet {
                 problems.append(.severalTranscripts(chosen: transcriptPath, ignored: Array(transcripts.dropFirst())))
             }
-            let format = TranscriptFormat(pathExtension: (group.transcripts[0] as NSString).pathExtension)
             do {
                 let transcript = try Transcript(contentsOf: URL(fileURLWithPath: transcriptPath), format: format)
                 warnings += transcript.warnings
+                let unnamed = transcript.cues.filter(\.speaker.isEmpty)
+                if let first = unnamed.first {
+                    // One note per transcript: a count, not a line per cue.
+                    unnamedSpeakers.append(CorpusWarning(file: transcriptPath, line: first.line, message:
+                        "\(unnamed.count) of \(transcript.cues.count) cues have no speaker (the first here); "
+                        + "their utterances get an empty speaker"))
+                }
+                // Utterances name the video and transcript relative to the folder, so that the
+                // records and the run's identity do not depend on where the folder is.
                 episodes.append(Episode(name: group.name, video: video, transcript: transcriptPath, format: format,
-                                        utterances: utterances(of: transcript, episode: group.name, video: video,
+                                        utterances: utterances(of: transcript, episode: group.name,
+                                                               video: group.videos.first, transcript: group.transcripts[0],
                                                                dialogueGap: dialogueGap)))
             } catch {
                 problems.append(.unreadableTranscript(error))
@@ -150,19 +187,21 @@ public struct EpisodeCorpus: Sendable {
                                         utterances: []))
             }
         }
-        guard groups.contains(where: { !$0.videos.isEmpty && !$0.transcripts.isEmpty }) else {
+        guard groups.contains(where: { (withoutVideo || !$0.videos.isEmpty) && !$0.transcripts.isEmpty }) else {
             let videos = groups.reduce(0) { $0 + $1.videos.count }
             let transcripts = groups.reduce(0) { $0 + $1.transcripts.count }
             throw CorpusError(file: folder.path, line: nil, message:
-                "no episode: no video (.mp4, .mkv, .avi) has a transcript (.srt, .vtt, .csv) of the same name "
-                + "(\(videos) videos, \(transcripts) transcripts)")
+                "no episode: no video (\(videoExtensions.map { "." + $0 }.joined(separator: ", "))) has a transcript "
+                + "(.srt, .vtt, .json, .csv) of the same name (\(videos) videos, \(transcripts) transcripts)")
         }
-        return EpisodeCorpus(folder: folder.path, episodes: episodes, warnings: warnings, problems: problems)
+        var corpus = EpisodeCorpus(folder: folder.path, episodes: episodes, warnings: warnings, problems: problems)
+        corpus.unnamedSpeakers = unnamedSpeakers
+        return corpus
     }
 
     /// The utterances of one transcript, split into dialogues by the rule above.
-    public static func utterances(of transcript: Transcript, episode: String, video: String,
-                                  dialogueGap: Double) -> [Utterance] {
+    public static func utterances(of transcript: Transcript, episode: String, video: String?,
+                                  transcript transcriptName: String? = nil, dialogueGap: Double) -> [Utterance] {
         // Gaps in whole microseconds; beyond ~1e12 s (or infinite) no gap is long enough.
         let gap: Int64? = dialogueGap.isFinite && dialogueGap < 1e12 ? Int64((dialogueGap * 1e6).rounded()) : nil
         let byColumn = transcript.cues.contains { $0.dialogue != nil }
@@ -193,8 +232,9 @@ public struct EpisodeCorpus: Sendable {
             previousValue = cue.dialogue
             if let end = cue.end { latestEnd = max(latestEnd ?? end, end) }
             result.append(Utterance(
-                dialogue: "\(episode)#\(dialogue)", index: index, speaker: cue.speaker, text: cue.text,
-                startTime: cue.start?.description, endTime: cue.end?.description, videoPath: video, line: cue.line))
+                dialogue: "\(episode)#\(dialogue)", index: index, speaker: cue.speaker, text: cue.text, gold: cue.gold,
+                startTime: cue.start?.description, endTime: cue.end?.description, videoPath: video, line: cue.line,
+                cue: k, episode: episode, transcript: transcriptName))
         }
         return result
     }
@@ -207,9 +247,9 @@ public struct EpisodeCorpus: Sendable {
         var transcripts: [String] = []
     }
 
-    /// The folder's videos and transcripts grouped by base name, in byte-wise order of the best
-    /// video's file name (of the best transcript's for groups without video).
-    static func listing(_ folder: URL) throws(CorpusError) -> [Group] {
+    /// The paths in `folder` of the files in it and in its subfolders (not following links to
+    /// folders, nor names starting with `.`), at most `depth` levels down.
+    static func files(in folder: URL, under prefix: String = "", depth: Int = 8) throws(CorpusError) -> [String] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
@@ -217,8 +257,26 @@ public struct EpisodeCorpus: Sendable {
             throw CorpusError(file: folder.path, line: nil, message:
                 "cannot list the episodes folder: \((error as NSError).localizedDescription)")
         }
-        var groups: [[UInt8]: Group] = [:]
+        var found: [String] = []
         for name in names where !name.hasPrefix(".") {
+            let url = folder.appendingPathComponent(name)
+            let type = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType  // lstat
+            if type == .typeDirectory {
+                if depth > 0 { found += (try? files(in: url, under: prefix + name + "/", depth: depth - 1)) ?? [] }
+            } else {
+                found.append(prefix + name)
+            }
+        }
+        return found
+    }
+
+    /// The folder's videos and transcripts (its subfolders' too) grouped by path without the
+    /// extension, in byte-wise order of the best video's path (of the best transcript's for
+    /// groups without video).
+    static func listing(_ folder: URL) throws(CorpusError) -> [Group] {
+        let names = try files(in: folder)
+        var groups: [[UInt8]: Group] = [:]
+        for name in names {
             let ext = (name as NSString).pathExtension.lowercased()
             let base = (name as NSString).deletingPathExtension
             guard !base.isEmpty else { continue }

@@ -5,6 +5,8 @@ public enum TranscriptFormat: String, Sendable, CaseIterable, Codable {
     case srt
     case vtt
     case csv
+    /// WhisperX's JSON (`segments[]` with `start`, `end`, `text` and, after diarization, `speaker`).
+    case json
 
     /// The format of a file extension (case-insensitive), nil for others.
     public init?(pathExtension: String) {
@@ -12,8 +14,9 @@ public enum TranscriptFormat: String, Sendable, CaseIterable, Codable {
     }
 
     /// Which transcript wins when an episode has several: `.csv` (explicit speakers and dialogues,
-    /// usually written on purpose), then `.vtt` (voice tags), then `.srt`.
-    public static let precedence: [TranscriptFormat] = [.csv, .vtt, .srt]
+    /// usually written on purpose), then `.json` (WhisperX writes it beside its `.srt` and `.vtt`,
+    /// and it alone keeps each segment whole with its speaker), then `.vtt` (voice tags), then `.srt`.
+    public static let precedence: [TranscriptFormat] = [.csv, .json, .vtt, .srt]
 }
 
 /// A point in an episode, in whole microseconds (so gaps compare exactly with decimal inputs).
@@ -61,15 +64,19 @@ public struct TranscriptCue: Sendable, Equatable {
     public var text: String
     /// The CSV dialogue column's value, when the file has one.
     public var dialogue: String?
+    /// The cue's gold label: a CSV `emotion` / `label` column, a JSON segment's `emotion`, or a
+    /// trailing `[joy]`-style tag in SRT / WebVTT (see `CueText.goldTag`).
+    public var gold: String?
 
     public init(line: Int, start: TranscriptTime?, end: TranscriptTime?, speaker: String, text: String,
-                dialogue: String? = nil) {
+                dialogue: String? = nil, gold: String? = nil) {
         self.line = line
         self.start = start
         self.end = end
         self.speaker = speaker
         self.text = text
         self.dialogue = dialogue
+        self.gold = gold
     }
 }
 
@@ -105,7 +112,7 @@ public struct Transcript: Sendable {
     public init(contentsOf url: URL, format: TranscriptFormat? = nil) throws(CorpusError) {
         guard let resolved = format ?? TranscriptFormat(pathExtension: url.pathExtension) else {
             throw CorpusError(file: url.path, line: nil, message:
-                "not a transcript: the extension must be .srt, .vtt or .csv")
+                "not a transcript: the extension must be .srt, .vtt, .json or .csv")
         }
         let data: Data
         do {
@@ -127,6 +134,8 @@ public struct Transcript: Sendable {
             transcript = try WebVTTParser.parse(bytes, file: file)
         case .csv:
             transcript = try TranscriptCSVParser.parse(data, file: file)
+        case .json:
+            transcript = try WhisperXParser.parse(bytes, file: file)
         }
         if format != .csv { // the CSV reader reports invalid UTF-8 itself
             transcript.warnings += CSVReader.invalidUTF8Warnings(bytes, file: file)

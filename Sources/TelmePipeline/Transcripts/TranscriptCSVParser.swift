@@ -9,7 +9,8 @@ import Foundation
 ///   text: `text, utterance, transcript, transcription, sentence, caption, subtitle`;
 ///   speaker (optional): `speaker, speaker_name, character, voice`;
 ///   dialogue (optional): `dialogue, dialogue_id, dialog, dialog_id, conversation, conversation_id,
-///   scene, scene_id`. Other columns are ignored (so a MELD CSV reads as a transcript).
+///   scene, scene_id`; gold label (optional): `emotion, label, gold, gold_label` (an empty cell
+///   is no label). Other columns are ignored (so a MELD CSV reads as a transcript).
 ///   start, end and text are required; two columns for one role are an error at the header.
 /// - Times: plain seconds (`12.5`) or `[HH:]MM:SS[.,]mmm`; an empty, unreadable, negative or
 ///   absurd time keeps the row without times, with a warning (see `Transcript`).
@@ -19,7 +20,7 @@ import Foundation
 ///   the header is an error at its line (its columns cannot be trusted).
 enum TranscriptCSVParser {
     enum Role: String, CaseIterable {
-        case start, end, text, speaker, dialogue
+        case start, end, text, speaker, dialogue, gold
 
         var names: Set<String> {
             switch self {
@@ -29,6 +30,7 @@ enum TranscriptCSVParser {
             case .speaker: ["speaker", "speakername", "character", "voice"]
             case .dialogue: ["dialogue", "dialogueid", "dialog", "dialogid", "conversation", "conversationid",
                              "scene", "sceneid"]
+            case .gold: ["emotion", "label", "gold", "goldlabel"]
             }
         }
 
@@ -92,8 +94,10 @@ enum TranscriptCSVParser {
             case .unplaced(let reason):
                 warnings.append(CorpusWarning(file: file, line: row.line, message: reason))
             }
+            let gold = columns[.gold].map { row.fields[$0].trimmingCharacters(in: .whitespaces) }
             cues.append(TranscriptCue(line: row.line, start: start, end: end, speaker: speaker, text: text,
-                                      dialogue: columns[.dialogue].map { row.fields[$0] }))
+                                      dialogue: columns[.dialogue].map { row.fields[$0] },
+                                      gold: gold?.isEmpty == false ? gold : nil))
         }
         return Transcript(file: file, format: .csv, cues: cues, warnings: warnings)
     }
