@@ -44,6 +44,7 @@ extension Precision: ExpressibleByArgument {}
 /// `auto` picks.
 struct System: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "system",
         abstract: "Show the CPU, the kernels OpenBLAS and oneDNN run on it, and the backend auto picks.")
 
     @Flag(help: "Print one JSON document.")

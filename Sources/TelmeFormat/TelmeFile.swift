@@ -123,6 +123,17 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
         return view
     }
 
+    /// Drops the whole pages of `view` from the resident set when they are the mapped file's
+    /// (a float32 file; a converted file's copy is kept): they are read again from the file if
+    /// ever needed.
+    public func release(_ view: WeightView) {
+        guard converted == nil, let base = mapping.bytes.baseAddress else { return }
+        let start = UnsafeRawPointer(view.base) - base
+        let end = start + view.count * MemoryLayout<Float>.stride
+        guard start >= 0, end <= mapping.bytes.count else { return }
+        _ = mapping.release(from: start, to: end)
+    }
+
     /// The table row of `name`, if the file has such a tensor.
     public func tensorInfo(_ name: String) -> TelmeTensorInfo? {
         tensorTable.first { $0.name == name }

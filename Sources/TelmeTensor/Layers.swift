@@ -18,6 +18,8 @@ public struct Linear: Sendable {
         self.init(weight: try weights.weight("\(name).weight", shape: [out, inDim]),
                   bias: bias ? try weights.weight("\(name).bias", shape: [out]) : nil, activation: activation,
                   quantisable: quantisable)
+        // oneDNN keeps its own packed copy: the file's pages of these weights can go.
+        if packed != nil { weights.release(weight) }
     }
 
     /// A layer on weights already fetched (`weight` is `out x in`, `bias` is `out`). The memory

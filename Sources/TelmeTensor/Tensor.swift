@@ -70,6 +70,14 @@ public protocol WeightSource: AnyObject, Sendable {
     /// The float32 weights of the tensor with this full name (e.g. `teacher.W.weight`).
     /// Throws when there is no such tensor.
     func weight(_ name: String) throws -> WeightView
+
+    /// Says that `view`'s values will not be read again soon (a layer packed a copy of them):
+    /// a source backed by a file may drop those pages from memory (they stay readable).
+    func release(_ view: WeightView)
+}
+
+extension WeightSource {
+    public func release(_ view: WeightView) {}
 }
 
 /// A missing or misshapen weight, named.
