@@ -103,12 +103,12 @@ import TelmePipeline
         let lines = try String(contentsOf: run.appendingPathComponent("annotations.jsonl"), encoding: .utf8)
             .split(separator: "\n")
         try Data((lines[0] + "\n{\"dialogue\": \n").utf8).write(to: dir.appendingPathComponent("annotations.jsonl"))
-        #expect(throws: ReportError(file: dir.appendingPathComponent("annotations.jsonl").path, line: 2,
+        #expect(throws: EvaluationError(file: dir.appendingPathComponent("annotations.jsonl").path, line: 2,
                                     message: "not a JSON object")) {
             try RunReport(directory: dir)
         }
         let missing = try AnnotateTests.temporaryDirectory()
-        #expect(throws: ReportError.self) { try RunReport(directory: missing) }
+        #expect(throws: EvaluationError.self) { try RunReport(directory: missing) }
         guard TelmeBinary.available else { return }
         let result = try TelmeBinary.run(["report", dir.path])
         #expect(result.status == 2)

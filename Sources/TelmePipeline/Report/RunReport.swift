@@ -1,23 +1,6 @@
 import Foundation
 import TelmeFormat
 
-/// A failure to build a report: one line naming the file and, for a record, its line.
-public struct ReportError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var file: String
-    public var line: Int?
-    public var message: String
-
-    public init(file: String, line: Int? = nil, message: String) {
-        self.file = file
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String {
-        line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)"
-    }
-}
-
 /// What `telme report` shows of an annotation folder, computed here (and tested) so that the
 /// page's script only draws: the records grouped by dialogue, the class distribution overall and
 /// per speaker, the modality status counts, `telme evaluate`'s scores when gold labels exist, and
@@ -262,24 +245,24 @@ public struct RunReport: Sendable, Encodable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ReportError(file: url.path, message: "cannot read the run description: \(AnnotationsReader.reason(error))")
+            throw EvaluationError(file: url.path, message: "cannot read the run description: \(AnnotationsReader.reason(error))")
         }
         guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            throw ReportError(file: url.path, message: "not a JSON object")
+            throw EvaluationError(file: url.path, message: "not a JSON object")
         }
         return object
     }
 
     static func labels(of run: [String: JSONValue], file: String) throws -> [String] {
         guard case .object(let model)? = run["model"], case .array(let values)? = model["labels"] else {
-            throw ReportError(file: file, message: "no model.labels (a list of the model's classes)")
+            throw EvaluationError(file: file, message: "no model.labels (a list of the model's classes)")
         }
         let labels = values.compactMap { value -> String? in
             if case .string(let s) = value { return s }
             return nil
         }
         guard !labels.isEmpty, labels.count == values.count else {
-            throw ReportError(file: file, message: "model.labels must be a non-empty list of strings")
+            throw EvaluationError(file: file, message: "model.labels must be a non-empty list of strings")
         }
         return labels
     }
@@ -289,24 +272,17 @@ public struct RunReport: Sendable, Encodable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ReportError(file: url.path, message: "cannot read the annotations: \(AnnotationsReader.reason(error))")
+            throw EvaluationError(file: url.path, message: "cannot read the annotations: \(AnnotationsReader.reason(error))")
         }
         let decoder = JSONDecoder()
         var records: [RawRecord] = []
-        var lineNumber = 0
-        var start = data.startIndex
-        while start < data.endIndex {
-            lineNumber += 1
-            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
-            let line = data[start..<end]
-            start = end == data.endIndex ? end : end + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        for (lineNumber, line, last) in AnnotationsReader.lines(of: data) {
             guard case .object(let object)? = try? decoder.decode(JSONValue.self, from: line) else {
-                let hint = end == data.endIndex ? " (the last line: was the run interrupted?)" : ""
-                throw ReportError(file: url.path, line: lineNumber, message: "not a JSON object\(hint)")
+                let hint = last ? " (the last line: was the run interrupted?)" : ""
+                throw EvaluationError(file: url.path, line: lineNumber, message: "not a JSON object\(hint)")
             }
             guard case .string? = object["dialogue"] else {
-                throw ReportError(file: url.path, line: lineNumber, message: "no \"dialogue\" string")
+                throw EvaluationError(file: url.path, line: lineNumber, message: "no \"dialogue\" string")
             }
             records.append(RawRecord(object: object))
         }
