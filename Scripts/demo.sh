@@ -15,8 +15,11 @@ status=0
 "$telme" annotate --model out/sample.telme --corpus Samples/corpus/sample.csv --layout meld --media Samples/corpus/clips \
     --out out/sample-annotations --overwrite || status=$?
 [ "$status" -le 1 ] || exit "$status"
+# --text-only on a model with students marks every record degraded: exit status 1.
+status=0
 "$telme" annotate --model out/sample.telme --corpus Samples/corpus/sample.csv --layout meld --text-only \
-    --out out/sample-text-only --overwrite >/dev/null
+    --out out/sample-text-only --overwrite >/dev/null || status=$?
+[ "$status" -le 1 ] || exit "$status"
 echo
 echo "== Text only (the teacher alone: what the model learnt from MELD's transcripts)"
 "$telme" evaluate out/sample-text-only
