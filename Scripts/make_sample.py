@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerates the bundled sample model, Samples/model/sample-model.h5.
+"""Writes a random-weight TelME model for MELD (the sample model before it was trained).
 
-A random-weight TelME model for MELD with small encoders but the real RoBERTa tokenizer
-(../shared/tokenizers/roberta) and the paper's input geometry (224x224 frames, 8 frames,
-22050 Hz audio), written by the real exporter. Its labels are meaningless: it exists to show
-the tool end to end. Run with the project's venv: `python3 Scripts/make_sample.py`.
+Small encoders but the real RoBERTa tokenizer (../shared/tokenizers/roberta) and the paper's
+input geometry (224x224 frames, 8 frames, 22050 Hz audio), written by the real exporter. Its
+labels are meaningless; the bundled Samples/model/sample-model.h5 is now the trained demo model
+of Scripts/train_demo.py. Scripts/reference_corpus.py uses `sample_configs`.
+Run with the project's venv: `python3 Scripts/make_sample.py -o random-model.h5`.
 """
 import argparse
 import os
@@ -35,7 +36,7 @@ def sample_configs(vocab_size):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tokenizer", default=os.path.join(ROOT, "..", "shared", "tokenizers", "roberta"))
-    parser.add_argument("-o", "--out", default=os.path.join(ROOT, "Samples", "model", "sample-model.h5"))
+    parser.add_argument("-o", "--out", required=True)
     args = parser.parse_args()
     import json
     with open(os.path.join(args.tokenizer, "vocab.json"), encoding="utf-8") as f:

@@ -9,6 +9,7 @@ public struct TelmeCommand: AsyncParsableCommand {
         version: TelmeVersion.string,
         subcommands: [
             Annotate.self, Validate.self, Merge.self, Convert.self, Inspect.self, Forward.self, Tokenize.self, Evaluate.self,
+            ReportCommand.self,
             Bench.self, System.self,
         ]
     )

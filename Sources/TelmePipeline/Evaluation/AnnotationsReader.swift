@@ -1,7 +1,7 @@
 import Foundation
 
-/// A failure to evaluate an annotation folder: one line naming the file and, for a record,
-/// its line.
+/// A failure to read or evaluate an annotation folder (`telme evaluate`, `telme report`): one
+/// line naming the file and, for a record, its line.
 public struct EvaluationError: Error, Sendable, Equatable, CustomStringConvertible {
     public var file: String
     /// 1-based line of `annotations.jsonl`, when the problem is in one record.
@@ -97,21 +97,14 @@ public enum AnnotationsReader {
         let known = Set(labels)
         let decoder = JSONDecoder()
         var records: [ScoredRecord] = []
-        var lineNumber = 0
-        var start = data.startIndex
-        while start < data.endIndex {
-            lineNumber += 1
-            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
-            let line = data[start..<end]
-            start = end == data.endIndex ? end : end + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        for (lineNumber, line, last) in lines(of: data) {
             let fields: RecordFields
             do {
                 fields = try decoder.decode(RecordFields.self, from: line)
             } catch let error as RecordFields.Invalid {
                 throw EvaluationError(file: file, line: lineNumber, message: error.message)
             } catch {
-                let hint = end == data.endIndex ? " (the last line: was the run interrupted?)" : ""
+                let hint = last ? " (the last line: was the run interrupted?)" : ""
                 throw EvaluationError(file: file, line: lineNumber, message: Self.describe(error) + hint)
             }
             if let label = fields.label, !known.contains(label) {
@@ -124,6 +117,23 @@ public enum AnnotationsReader {
                 transcript: fields.transcript, transcriptLine: fields.transcriptLine))
         }
         return records
+    }
+
+    /// The non-blank lines of a JSON Lines file: 1-based number, bytes (without the newline),
+    /// and whether it is the file's last line.
+    static func lines(of data: Data) -> [(number: Int, bytes: Data.SubSequence, last: Bool)] {
+        var out: [(number: Int, bytes: Data.SubSequence, last: Bool)] = []
+        var number = 0
+        var start = data.startIndex
+        while start < data.endIndex {
+            number += 1
+            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
+            let line = data[start..<end]
+            start = end == data.endIndex ? end : end + 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            out.append((number, line, end == data.endIndex))
+        }
+        return out
     }
 
     /// The fields of the record schema that evaluation reads; all are required, as in the schema.
