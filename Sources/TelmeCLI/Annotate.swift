@@ -172,14 +172,23 @@ struct Annotate: AsyncParsableCommand {
 
     /// Reads the corpus of any layout; warnings go to stderr.
     func readCorpus() throws -> Corpus {
-        try Self.readCorpus(corpus, layout: layout, dialogueGap: dialogueGap)
+        try Self.readCorpus(corpus, layout: layout, dialogueGap: dialogueGap, allowOutsideRoot: allowOutsideRoot)
     }
 
     /// Reads the corpus at `path` (as the user named it) of any layout; warnings go to stderr.
-    static func readCorpus(_ path: String, layout: LayoutChoice, dialogueGap: Double) throws -> Corpus {
-        let read = try CorpusInput(corpus: path, layout: layout, dialogueGap: dialogueGap).read()
+    static func readCorpus(_ path: String, layout: LayoutChoice, dialogueGap: Double,
+                           allowOutsideRoot: Bool = false) throws -> Corpus {
+        let read = try CorpusInput(corpus: path, layout: layout, dialogueGap: dialogueGap,
+                                   allowOutsideRoot: allowOutsideRoot).read()
         for message in read.messages { warn(message) }
         return read.corpus
+    }
+
+    /// The files this run reads that an output could name: the model, the corpus (a CSV, or
+    /// the files of an episodes folder).
+    func inputFiles() -> [String] {
+        let listing = (try? FileManager.default.contentsOfDirectory(atPath: corpus)) ?? []
+        return [model, corpus] + listing.map { (corpus as NSString).appendingPathComponent($0) }
     }
 
     /// Where the media are, or nil for a transcript-only run.
@@ -216,28 +225,37 @@ struct Annotate: AsyncParsableCommand {
                           textOnly: textOnly, allowOutsideRoot: allowOutsideRoot),
             formats: formats, batchSize: batchSize, threads: threads, shard: shard, state: .running, units: mine.count)
 
-        // The folder: locked, then continued when it holds this very run, started afresh when
-        // it holds none (or --overwrite), refused when it holds another.
+        // The folder: continued when it holds this very run, started afresh when it is empty
+        // (or --overwrite), refused when it holds another run or anything else (see RunFolder).
         let outURL = URL(fileURLWithPath: out)
-        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan)
+        let state = try RunFolder.check(outURL, inputs: inputFiles())
         let runURL = outURL.appendingPathComponent("run.json")
         var fresh = true
-        if FileManager.default.fileExists(atPath: runURL.path) {
-            if overwrite {
-                try FileManager.default.removeItem(at: runURL)
-            } else {
-                let previous: RunInfo
-                do { previous = try RunInfo.read(from: runURL) } catch {
-                    throw PipelineError("\(error); --overwrite replaces that folder's outputs")
-                }
-                let differences = info.differences(from: previous)
-                guard differences.isEmpty else {
-                    throw PipelineError("\(runURL.path): the folder holds another run: "
-                                        + differences.joined(separator: "; ")
-                                        + ". Use --overwrite to replace it, or another --out")
-                }
-                fresh = false
+        switch state {
+        case .empty:
+            break
+        case .run(let previous) where !overwrite:
+            let differences = info.differences(from: previous)
+            guard differences.isEmpty else {
+                throw PipelineError("\(runURL.path): the folder holds another run: "
+                                    + differences.joined(separator: "; ")
+                                    + ". Use --overwrite to replace it, or another --out")
             }
+            fresh = false
+        case .foreign(let names) where !overwrite:
+            throw PipelineError("\(outURL.path): holds files that are not a telme run (\(names.joined(separator: ", "))"
+                                + "\(names.count == 5 ? ", ..." : "")); telme writes only into an empty folder or one "
+                                + "holding a telme run: choose another --out (--overwrite replaces telme's own files there)")
+        case .run, .foreign:
+            let replaced = RunFolder.ownFiles(in: outURL)
+            if !replaced.isEmpty { note("--overwrite: replacing " + replaced.joined(separator: ", ")) }
+        }
+        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan)
+        if fresh {
+            try RunFolder.removeStale(in: outURL)
+            // Into an empty folder, run.json first: the folder is a telme run from its first
+            // byte on. (Over an earlier run, after the journal was emptied, below.)
+            if case .empty = state { try info.write(to: runURL) }
         }
         let done = try writer.start(fresh: fresh)
         guard done.map(\.unit) == Array(mine.prefix(done.count)) else {

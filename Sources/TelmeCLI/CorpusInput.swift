@@ -26,7 +26,7 @@ struct CorpusInput {
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
         if layout == .episodes || (layout == .auto && exists && isFolder.boolValue) {
-            let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap)
+            let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap, allowOutsideRoot: allowOutsideRoot)
             return Read(corpus: Corpus(file: corpus, layout: .episodes, utterances: episodes.utterances),
                         warnings: episodes.warnings, episodeProblems: episodes.problems)
         }

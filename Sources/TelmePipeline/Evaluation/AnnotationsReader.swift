@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// A failure to evaluate an annotation folder: one line naming the file and, for a record,
 /// its line.
@@ -52,10 +53,10 @@ public enum AnnotationsReader {
     public static func labels(runJSON url: URL) throws(EvaluationError) -> [String] {
         let file = url.path
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
+        do throws(FileRefusal) {
+            data = try RegularFile.read(file)
         } catch {
-            throw EvaluationError(file: file, message: "cannot read the run description: \(Self.reason(error))")
+            throw EvaluationError(file: file, message: "cannot read the run description: \(error.reason)")
         }
         struct Run: Decodable {
             struct Model: Decodable { var labels: [String] }
@@ -82,10 +83,10 @@ public enum AnnotationsReader {
     public static func records(jsonl url: URL, labels: [String]) throws(EvaluationError) -> [ScoredRecord] {
         let file = url.path
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
+        do throws(FileRefusal) {
+            data = try RegularFile.read(file)
         } catch {
-            throw EvaluationError(file: file, message: "cannot read the annotations: \(Self.reason(error))")
+            throw EvaluationError(file: file, message: "cannot read the annotations: \(error.reason)")
         }
         let known = Set(labels)
         let decoder = JSONDecoder()

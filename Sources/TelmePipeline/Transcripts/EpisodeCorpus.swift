@@ -112,7 +112,11 @@ public struct EpisodeCorpus: Sendable {
     /// Reads every episode of `folder`. One bad transcript only skips its episode (see `problems`);
     /// throws when the folder cannot be listed, when `dialogueGap` is negative or NaN, and when no
     /// episode has both a video and a transcript.
-    public static func read(folder: URL, dialogueGap: Double = defaultDialogueGap) throws(CorpusError) -> EpisodeCorpus {
+    ///
+    /// A transcript that is a symbolic link to a file outside `folder` (once links and `..` are
+    /// resolved) is not read unless `allowOutsideRoot`: its episode is skipped with a problem.
+    public static func read(folder: URL, dialogueGap: Double = defaultDialogueGap,
+                            allowOutsideRoot: Bool = false) throws(CorpusError) -> EpisodeCorpus {
         guard !dialogueGap.isNaN, dialogueGap >= 0 else {
             throw CorpusError(file: folder.path, line: nil, message:
                 "the dialogue gap must be a number of seconds >= 0, not \(dialogueGap)")
@@ -138,7 +142,14 @@ public struct EpisodeCorpus: Sendable {
                 problems.append(.severalTranscripts(chosen: transcriptPath, ignored: Array(transcripts.dropFirst())))
             }
             let format = TranscriptFormat(pathExtension: (group.transcripts[0] as NSString).pathExtension)
-            do {
+            do throws(CorpusError) {
+                if !allowOutsideRoot {
+                    let root = MediaLocator.resolved(folder.path), real = MediaLocator.resolved(transcriptPath)
+                    guard real.hasPrefix(root == "/" ? "/" : root + "/") else {
+                        throw CorpusError(file: transcriptPath, line: nil, message:
+                            "is \(real), outside the episodes folder \(root); not read (--allow-outside-root reads it)")
+                    }
+                }
                 let transcript = try Transcript(contentsOf: URL(fileURLWithPath: transcriptPath), format: format)
                 warnings += transcript.warnings
                 episodes.append(Episode(name: group.name, video: video, transcript: transcriptPath, format: format,
