@@ -65,6 +65,14 @@ public final class Annotator {
             throw PipelineError("\(model.url.path): the tokenizer has \(tokenizer.count) tokens but the teacher's "
                                 + "embedding has \(description.text.encoder.vocabSize) rows")
         }
+        // The converter's other tokenizer rules (ExportReader.checkTokenizer).
+        guard tokenizer.id(of: "<mask>") != nil else {
+            throw PipelineError("\(model.url.path): the tokenizer has no <mask> token, which the teacher's prompt needs")
+        }
+        guard tokenizer.id(of: "<pad>") == description.text.encoder.padTokenId else {
+            throw PipelineError("\(model.url.path): text.encoder.pad_token_id is \(description.text.encoder.padTokenId), "
+                                + "but the tokenizer's <pad> is \(tokenizer.id(of: "<pad>").map(String.init) ?? "missing")")
+        }
         inputs = try TeacherInputBuilder(tokenizer: tokenizer, maxTextTokens: settings.maxTextTokens)
         media = MediaLoader(settings: settings, imageSize: description.video?.encoder.imageSize ?? 224,
                             needAudio: audioStudent != nil, needVideo: videoStudent != nil,
