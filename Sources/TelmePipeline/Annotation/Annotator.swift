@@ -83,8 +83,8 @@ public final class Annotator {
     /// (its range of indices into `corpus.utterances`: a dialogue, or a batch of 4 with
     /// `official-batch4`, see `units(of:semantics:)`) with its records. `only` selects the units
     /// to run (nil: all); skipped units are neither computed nor sunk, and the others get the
-    /// same records as in a run over the whole corpus (the teacher's inputs are built over all
-    /// of it, since `official` numbering looks back across dialogues). `locator` finds the
+    /// same records as in a run over the whole corpus (speakers are numbered over all of it,
+    /// since `official` numbering looks back across dialogues). `locator` finds the
     /// media; nil annotates from the transcript alone. `progress` gets the utterances done so
     /// far by this call. Returns the counts by status of the units run.
     @discardableResult
@@ -92,7 +92,10 @@ public final class Annotator {
                          progress: ((Int) -> Void)? = nil,
                          sink: (Range<Int>, [AnnotationRecord]) throws -> Void) throws -> RunCounts {
         let numbering = SpeakerNumbering(rawValue: settings.speakerNumbering.rawValue) ?? .official
-        let ids = inputs.inputIDs(corpus.turns, numbering: numbering)
+        // Speaker numbers over the whole corpus (official numbering looks back across
+        // dialogues); each unit's input ids are built when it runs, from its recent turns.
+        let turns = corpus.turns
+        let context = TeacherInputBuilder.Context(turns, numbering: numbering)
         let official = settings.batchSemantics == .officialBatch4
         let units = Self.units(of: corpus.utterances, semantics: settings.batchSemantics).filter { only?($0) ?? true }
         // The media of the next units are decoded while the current one runs through the model.
@@ -108,6 +111,7 @@ public final class Annotator {
             guard let (sources, prepared) = prefetcher.next() else {
                 throw PipelineError("internal error: the media of utterances \(unit) were never prepared")
             }
+            let ids = unit.map { inputs.inputIDs(turn: $0, of: turns, context: context) }
             let records = try annotate(unit: unit, corpus: corpus, ids: ids, sources: sources, prepared: prepared,
                                        official: official)
             for record in records { counts.add(record.status) }
@@ -125,11 +129,11 @@ public final class Annotator {
     }
 
     /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`),
-    /// whose media sources and prepared inputs are given in the same order.
+    /// whose teacher input ids, media sources and prepared inputs are given in the same order.
     private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], sources: [MediaSource?],
                           prepared: [MediaInputs], official: Bool) throws -> [AnnotationRecord] {
         let labels = description.labels
-        let textLogits = teacherLogits(ids: ids, unit: unit)
+        let textLogits = teacherLogits(ids: ids)
         let audio = try audioOutputs(prepared, official: official)
         let video = try videoOutputs(prepared, official: official)
 
@@ -175,11 +179,11 @@ public final class Annotator {
         return records
     }
 
-    /// The teacher's h_t and logits for the unit, batched `batchSize` at a time.
-    private func teacherLogits(ids: [[Int]], unit: Range<Int>) -> (hidden: Tensor, logits: Tensor) {
+    /// The teacher's h_t and logits for the unit's input ids, batched `batchSize` at a time.
+    private func teacherLogits(ids: [[Int]]) -> (hidden: Tensor, logits: Tensor) {
         var hidden: [ArraySlice<Float>] = [], logits: [ArraySlice<Float>] = []
-        for start in stride(from: unit.lowerBound, to: unit.upperBound, by: batchSize) {
-            let members = start..<min(start + batchSize, unit.upperBound)
+        for start in stride(from: 0, to: ids.count, by: batchSize) {
+            let members = start..<min(start + batchSize, ids.count)
             let padded = TeacherInputBuilder.leftPad(Array(ids[members]), pad: inputs.tokenizer.padID)
             let (h, l) = teacher(inputIDs: padded.ids, attentionMask: padded.mask)
             for row in 0..<members.count {
