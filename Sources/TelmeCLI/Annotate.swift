@@ -180,7 +180,9 @@ struct Annotate: AsyncParsableCommand {
                            allowOutsideRoot: Bool = false) throws -> Corpus {
         let read = try CorpusInput(corpus: path, layout: layout, dialogueGap: dialogueGap,
                                    allowOutsideRoot: allowOutsideRoot).read()
-        for message in read.messages { warn(message) }
+        let summary = WarningSummary()
+        for message in read.messages { summary.warn(message) }
+        summary.finish()
         return read.corpus
     }
 
@@ -204,11 +206,13 @@ struct Annotate: AsyncParsableCommand {
         let settings = settings(for: file.model)
         let corpus = try readCorpus()
         let labels = Set(description.labels)
+        let goldWarnings = WarningSummary()
         for u in corpus.utterances {
             if let gold = u.gold, !labels.contains(gold) {
-                warn("\(corpus.file):\(u.line): gold label \"\(gold)\" is not one of the model's labels")
+                goldWarnings.warn("\(corpus.file):\(u.line): gold label \"\(gold)\" is not one of the model's labels")
             }
         }
+        goldWarnings.finish()
         let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
         let shard = try resolveShard(settings)
         let plan = RunPlan(corpus: corpus, semantics: settings.batchSemantics)
@@ -343,12 +347,12 @@ final class ProgressMeter {
 
 /// A note on stderr (what the run is doing, not a problem).
 func note(_ message: String) {
-    FileHandle.standardError.write(Data("telme: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("telme: \(Messages.escaped(message))\n".utf8))
 }
 
 /// A warning line on stderr.
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("telme: warning: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("telme: warning: \(Messages.escaped(message))\n".utf8))
 }
 
 extension Settings.MissingMedia: ExpressibleByArgument {}

@@ -30,6 +30,9 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Flag(help: "Score gold labels that are not model labels as classes never predicted (refused otherwise).")
+    var allowUnknownGold = false
+
     @Flag(help: "Do not write evaluation.json to the folder.")
     var noWrite = false
 
@@ -40,7 +43,7 @@ struct Evaluate: AsyncParsableCommand {
     func run() async throws {
         let evaluation = try Evaluation.evaluate(
             directory: directory, goldCSV: gold.map { URL(fileURLWithPath: $0) },
-            layout: CorpusLayout(rawValue: layout.rawValue))
+            layout: CorpusLayout(rawValue: layout.rawValue), allowUnknownGold: allowUnknownGold)
         if !noWrite { try evaluation.write(to: directory.appendingPathComponent("evaluation.json")) }
         let output = json ? try evaluation.json() : Data(evaluation.text().utf8)
         FileHandle.standardOutput.write(output)

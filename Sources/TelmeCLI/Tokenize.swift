@@ -85,7 +85,7 @@ struct Tokenize: AsyncParsableCommand {
     }
 
     static func printError(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        FileHandle.standardError.write(Data((Messages.escaped(message) + "\n").utf8))
     }
 }
 

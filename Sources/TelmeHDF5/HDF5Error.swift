@@ -51,7 +51,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
     public var reason: String {
         switch kind {
         case .fileNotFound: "no such file"
-        case .notRegularFile(let detail): detail
+        case .notRegularFile(let detail): "\(detail); give the path of an HDF5 export (Scripts/export_hdf5.py writes one)"
         case .notHDF5: "not an HDF5 file"
         case .cannotOpen(let detail): "cannot open the HDF5 file (damaged or truncated?): \(detail)"
         case .cannotCreate(let detail): "cannot create the HDF5 file: \(detail)"

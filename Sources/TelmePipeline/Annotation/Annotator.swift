@@ -55,12 +55,23 @@ public final class Annotator {
         self.settings = settings
         self.batchSize = max(1, batchSize)
         self.prefetchDepth = max(1, prefetchDepth)
-        teacher = try TextTeacher(model: description, weights: model)
-        audioStudent = description.audio == nil ? nil : try AudioStudent(model: description, weights: model)
-        videoStudent = description.video == nil ? nil : try VideoStudent(model: description, weights: model)
-        fusion = description.fusion == nil ? nil : try Fusion(model: description, weights: model)
-        let tokenizer = try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON,
-                                                   merges: model.tokenizerFiles.merges)
+        // Errors name the file: the networks' own errors only know tensor names.
+        func building<T>(_ what: String, _ make: () throws -> T) throws -> T {
+            do { return try make() } catch {
+                throw PipelineError("\(model.url.path): \(what): \(error); the file is not a usable model: "
+                                    + "convert it again with telme convert")
+            }
+        }
+        teacher = try building("the text teacher") { try TextTeacher(model: description, weights: model) }
+        audioStudent = description.audio == nil ? nil
+            : try building("the audio student") { try AudioStudent(model: description, weights: model) }
+        videoStudent = description.video == nil ? nil
+            : try building("the video student") { try VideoStudent(model: description, weights: model) }
+        fusion = description.fusion == nil ? nil
+            : try building("the fusion") { try Fusion(model: description, weights: model) }
+        let tokenizer = try building("its tokenizer") {
+            try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON, merges: model.tokenizerFiles.merges)
+        }
         guard tokenizer.count == description.text.encoder.vocabSize else {
             throw PipelineError("\(model.url.path): the tokenizer has \(tokenizer.count) tokens but the teacher's "
                                 + "embedding has \(description.text.encoder.vocabSize) rows")

@@ -81,6 +81,14 @@ public enum AnnotationsReader {
     ///
     /// - Parameter labels: the model's labels; a predicted label outside them is an error.
     public static func records(jsonl url: URL, labels: [String]) throws(EvaluationError) -> [ScoredRecord] {
+        try distinctRecords(jsonl: url, labels: labels, keepRepeats: true).records
+    }
+
+    /// The records as `records(jsonl:labels:)` reads them, but a line that repeats an earlier
+    /// line byte for byte (a record appended twice) is left out; `repeated` lists such lines
+    /// with the line they repeat (1-based).
+    public static func distinctRecords(jsonl url: URL, labels: [String], keepRepeats: Bool = false)
+        throws(EvaluationError) -> (records: [ScoredRecord], repeated: [(line: Int, of: Int)]) {
         let file = url.path
         let data: Data
         do throws(FileRefusal) {
@@ -91,6 +99,9 @@ public enum AnnotationsReader {
         let known = Set(labels)
         let decoder = JSONDecoder()
         var records: [ScoredRecord] = []
+        var repeated: [(line: Int, of: Int)] = []
+        // Earlier lines by their hash: (line number, byte range).
+        var seen: [Int: [(Int, Range<Int>)]] = [:]
         var lineNumber = 0
         var start = data.startIndex
         while start < data.endIndex {
@@ -99,6 +110,16 @@ public enum AnnotationsReader {
             let line = data[start..<end]
             start = end == data.endIndex ? end : end + 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            if !keepRepeats {
+                var hasher = Hasher()
+                line.withUnsafeBytes { hasher.combine(bytes: $0) }
+                let key = hasher.finalize()
+                if let earlier = seen[key]?.first(where: { data[$0.1] == line }) {
+                    repeated.append((lineNumber, earlier.0))
+                    continue
+                }
+                seen[key, default: []].append((lineNumber, line.startIndex..<line.endIndex))
+            }
             let fields: RecordFields
             do {
                 fields = try decoder.decode(RecordFields.self, from: line)
@@ -116,7 +137,7 @@ public enum AnnotationsReader {
                 dialogue: fields.dialogue, utterance: fields.utterance, label: fields.label,
                 gold: fields.gold.flatMap { $0.isEmpty ? nil : $0 }, status: fields.status, line: lineNumber))
         }
-        return records
+        return (records, repeated)
     }
 
     /// The fields of the record schema that evaluation reads; all are required, as in the schema.
