@@ -46,7 +46,8 @@ let package = Package(
         .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
         // Fuzz targets: plain functions feeding bytes to every reader of untrusted input (tests
         // replay the corpora through them), and libFuzzer's entry points for Scripts/fuzz.sh.
-        .target(name: "TelmeFuzz", dependencies: ["TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmePipeline", "TelmeTokenizer"]),
+        .target(name: "TelmeFuzz", dependencies: ["TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmePipeline", "TelmeTokenizer",
+                                                "TelmeModels"]),
         .target(name: "TelmeFuzzEntry", dependencies: ["TelmeFuzz"]),
 
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),

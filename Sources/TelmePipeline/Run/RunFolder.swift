@@ -59,6 +59,16 @@ public enum RunFolder {
                                     + "choose another \(option)")
             }
         }
+        // A run under way holds the journal's lock (UnitJournal); it may not have written
+        // run.json yet.
+        let journal = folder.appendingPathComponent(UnitJournal.fileName).path
+        let descriptor = open(journal, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if descriptor >= 0 {
+            defer { close(descriptor) }
+            if flock(descriptor, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
+                throw PipelineError("\(journal): another telme process is writing to this folder")
+            }
+        }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         if entries.isEmpty { return .empty }
         let runURL = folder.appendingPathComponent("run.json")
