@@ -278,6 +278,15 @@ struct Annotate: AsyncParsableCommand {
         var written = 0
         let stop = StopSignals.install()
         defer { stop.uninstall() }
+        // The second signal ends the process at once: run.json says interrupted, with the
+        // units committed so far.
+        let committed = Committed(info)
+        stop.onForcedStop {
+            var last = committed.info
+            last.state = .interrupted
+            last.seconds = Date().timeIntervalSince(started)
+            try? last.write(to: runURL)
+        }
         writer.checkpoint = { point in
             hook?.reached(unit: written + 1, point: point.rawValue) { stop.received != nil }
         }
@@ -294,6 +303,7 @@ struct Annotate: AsyncParsableCommand {
                 written += 1
                 info.unitsDone += 1
                 info.counts.add(contentsOf: records.map(\.status))
+                committed.info = info
                 if let signal = stop.received, info.unitsDone < mine.count { throw Stopped(signal: signal) }
             }
         } catch let stopped as Stopped {
@@ -310,6 +320,17 @@ struct Annotate: AsyncParsableCommand {
         info.seconds = Date().timeIntervalSince(started)
         try info.write(to: runURL)
         if info.counts.degraded + info.counts.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The run's description as of its last committed unit, for the signal handler's thread.
+    final class Committed: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: RunInfo
+        init(_ value: RunInfo) { self.value = value }
+        var info: RunInfo {
+            get { lock.withLock { value } }
+            set { lock.withLock { value = newValue } }
+        }
     }
 
     /// Thrown by the sink to end a run stopped by a signal.

@@ -89,17 +89,22 @@ final class RunFixture: @unchecked Sendable {
         try Data(contentsOf: pristine.appendingPathComponent(name))
     }
 
+    /// The pristine folder's files (relative path -> bytes), read once: copying them with
+    /// FileManager (which looks up owners and groups) made each input several times slower.
+    private lazy var pristineFiles: [(String, Data)] = {
+        let documents = (try? FileManager.default.contentsOfDirectory(atPath: pristine.appendingPathComponent("json").path)) ?? []
+        return (Self.files + documents.map { "json/\($0)" }).compactMap { name in
+            (try? Data(contentsOf: pristine.appendingPathComponent(name))).map { (name, $0) }
+        }
+    }()
+
     /// `work` as a fresh copy of the pristine run with `name` replaced by `data`.
     func prepare(replacing name: String, with data: Data) throws {
         let fm = FileManager.default
         try? fm.removeItem(at: work)
         try fm.createDirectory(at: work.appendingPathComponent("json"), withIntermediateDirectories: true)
-        for file in Self.files where file != name {
-            try fm.copyItem(at: pristine.appendingPathComponent(file), to: work.appendingPathComponent(file))
-        }
-        for document in try fm.contentsOfDirectory(atPath: pristine.appendingPathComponent("json").path) {
-            try fm.copyItem(at: pristine.appendingPathComponent("json/\(document)"),
-                            to: work.appendingPathComponent("json/\(document)"))
+        for (file, bytes) in pristineFiles where file != name {
+            try bytes.write(to: work.appendingPathComponent(file))
         }
         try data.write(to: work.appendingPathComponent(name))
     }

@@ -42,6 +42,8 @@ public struct TeacherInputBuilder: Sendable {
     public var tokenizer: RobertaTokenizer
     /// Tokens kept before `<mask>` (the authors' 511).
     public let maxTextTokens: Int
+    /// Turns the last windowed input needed (`inputIDs(turn:of:context:)`); only a starting guess.
+    private var spanHint = 16
 
     public init(tokenizer: RobertaTokenizer, maxTextTokens: Int = 511) throws(TokenizerError) {
         guard maxTextTokens >= 1 else {
@@ -87,12 +89,16 @@ public struct TeacherInputBuilder: Sendable {
     /// at the dialogue's first turn the prompt is the whole prompt.
     public mutating func inputIDs(turn k: Int, of turns: [DialogueTurn], context: Context) -> [Int] {
         let first = context.dialogueStart[k]
-        var span = 16
+        // The span that sufficed for the previous turn usually suffices again: one tokenisation.
+        var span = spanHint
         while true {
             var j = max(first, k - span + 1)
             while j > first && !Self.isCut(at: j, of: turns, numbers: context.numbers) { j -= 1 }
             let ids = tokenizer.encode(Self.prompt(turns, numbers: context.numbers, from: j, to: k, whole: j == first))
-            if j == first || ids.count >= maxTextTokens { return Array(ids.suffix(maxTextTokens)) + [tokenizer.maskID] }
+            if j == first || ids.count >= maxTextTokens {
+                if j > first { spanHint = max(16, k - j + 1) }
+                return Array(ids.suffix(maxTextTokens)) + [tokenizer.maskID]
+            }
             span = span > turns.count ? turns.count + 1 : span * 2
         }
     }

@@ -88,6 +88,34 @@ import Testing
         #expect(records.allSatisfy { ($0["message"] as? String)?.contains("is a FIFO (named pipe)") == true })
     }
 
+    /// A unit that does not finish (here one long dialogue) is stopped by a second SIGTERM,
+    /// and run.json says interrupted, not running.
+    @Test func aSecondSignalStopsAUnitUnderWay() throws {
+        let dir = try Self.folder()
+        let corpus = dir.appendingPathComponent("long.csv")
+        var csv = "Utterance,Speaker,Emotion,Dialogue_ID,Utterance_ID\n"
+        for k in 0..<20_000 { csv += "Line number \(k) of a long dialogue.,S\(k % 4),joy,0,\(k)\n" }
+        try Data(csv.utf8).write(to: corpus)
+        let out = dir.appendingPathComponent("out")
+        let (process, errors) = try TelmeBinary.start(["annotate", "--model", Self.model.path, "--corpus", corpus.path,
+                                                       "--out", out.path, "--text-only", "--threads", "1"])
+        let run = out.appendingPathComponent("run.json")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: run.path) && process.isRunning && Date() < deadline { usleep(20_000) }
+        usleep(500_000)
+        kill(process.processIdentifier, SIGTERM)
+        usleep(500_000)
+        #expect(process.isRunning)  // finishing the unit, which takes far longer
+        kill(process.processIdentifier, SIGTERM)
+        let stopBy = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < stopBy { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let result = TelmeBinary.finish(process, errors)
+        #expect(!result.signaled && result.status == 143, "\(result.stderr)")
+        #expect(try TelmeBinary.runInfo(out)["state"] as? String == "interrupted")
+    }
+
     // MARK: 2. Nothing outside its place is read
 
     /// A transcript that is a link to a file outside the episodes folder is not read (its text

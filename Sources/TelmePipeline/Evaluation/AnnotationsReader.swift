@@ -103,10 +103,13 @@ public enum AnnotationsReader {
         // Earlier lines by their hash: (line number, byte range).
         var seen: [Int: [(Int, Range<Int>)]] = [:]
         var lineNumber = 0
+        // Line ends found in the raw bytes: Data's own search goes through its generic indexing.
+        let newlines: [Int] = data.withUnsafeBytes { raw in raw.indices.filter { raw[$0] == UInt8(ascii: "\n") } }
+        var ends = newlines.makeIterator()
         var start = data.startIndex
         while start < data.endIndex {
             lineNumber += 1
-            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
+            let end = ends.next().map { data.startIndex + $0 } ?? data.endIndex
             let line = data[start..<end]
             start = end == data.endIndex ? end : end + 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
