@@ -122,9 +122,8 @@ public final class Annotator {
             guard let (sources, prepared) = prefetcher.next() else {
                 throw PipelineError("internal error: the media of utterances \(unit) were never prepared")
             }
-            let ids = unit.map { inputs.inputIDs(turn: $0, of: turns, context: context) }
-            let records = try annotate(unit: unit, corpus: corpus, ids: ids, sources: sources, prepared: prepared,
-                                       official: official)
+            let records = try annotate(unit: unit, corpus: corpus, turns: turns, context: context, sources: sources,
+                                       prepared: prepared, official: official)
             for record in records { counts.add(record.status) }
             try sink(unit, records)
             done += unit.count
@@ -140,11 +139,11 @@ public final class Annotator {
     }
 
     /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`),
-    /// whose teacher input ids, media sources and prepared inputs are given in the same order.
-    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], sources: [MediaSource?],
-                          prepared: [MediaInputs], official: Bool) throws -> [AnnotationRecord] {
+    /// whose media sources and prepared inputs are given in the same order.
+    private func annotate(unit: Range<Int>, corpus: Corpus, turns: [DialogueTurn], context: TeacherInputBuilder.Context,
+                          sources: [MediaSource?], prepared: [MediaInputs], official: Bool) throws -> [AnnotationRecord] {
         let labels = description.labels
-        let textLogits = teacherLogits(ids: ids)
+        let textLogits = teacherLogits(unit: unit, turns: turns, context: context)
         let audio = try audioOutputs(prepared, official: official)
         let video = try videoOutputs(prepared, official: official)
 
@@ -190,12 +189,15 @@ public final class Annotator {
         return records
     }
 
-    /// The teacher's h_t and logits for the unit's input ids, batched `batchSize` at a time.
-    private func teacherLogits(ids: [[Int]]) -> (hidden: Tensor, logits: Tensor) {
+    /// The teacher's h_t and logits for the unit, batched `batchSize` at a time; each batch's
+    /// input ids are built just before it runs (a unit may be a dialogue of 100,000 turns).
+    private func teacherLogits(unit: Range<Int>, turns: [DialogueTurn], context: TeacherInputBuilder.Context)
+        -> (hidden: Tensor, logits: Tensor) {
         var hidden: [ArraySlice<Float>] = [], logits: [ArraySlice<Float>] = []
-        for start in stride(from: 0, to: ids.count, by: batchSize) {
-            let members = start..<min(start + batchSize, ids.count)
-            let padded = TeacherInputBuilder.leftPad(Array(ids[members]), pad: inputs.tokenizer.padID)
+        for start in stride(from: unit.lowerBound, to: unit.upperBound, by: batchSize) {
+            let members = start..<min(start + batchSize, unit.upperBound)
+            let ids = members.map { inputs.inputIDs(turn: $0, of: turns, context: context) }
+            let padded = TeacherInputBuilder.leftPad(ids, pad: inputs.tokenizer.padID)
             let (h, l) = teacher(inputIDs: padded.ids, attentionMask: padded.mask)
             for row in 0..<members.count {
                 hidden.append(h.row(row))
