@@ -91,10 +91,12 @@ final class RunFixture: @unchecked Sendable {
 
     /// The pristine folder's files (relative path -> bytes), read once: copying them with
     /// FileManager (which looks up owners and groups) made each input several times slower.
-    private lazy var pristineFiles: [(String, Data)] = {
+    /// Arrays, not `Data`: LeakSanitizer does not see `Data`'s packed storage reference and
+    /// reported these process-long buffers as leaked when libFuzzer exits.
+    private lazy var pristineFiles: [(String, [UInt8])] = {
         let documents = (try? FileManager.default.contentsOfDirectory(atPath: pristine.appendingPathComponent("json").path)) ?? []
         return (Self.files + documents.map { "json/\($0)" }).compactMap { name in
-            (try? Data(contentsOf: pristine.appendingPathComponent(name))).map { (name, $0) }
+            (try? Data(contentsOf: pristine.appendingPathComponent(name))).map { (name, [UInt8]($0)) }
         }
     }()
 
@@ -104,7 +106,7 @@ final class RunFixture: @unchecked Sendable {
         try? fm.removeItem(at: work)
         try fm.createDirectory(at: work.appendingPathComponent("json"), withIntermediateDirectories: true)
         for (file, bytes) in pristineFiles where file != name {
-            try bytes.write(to: work.appendingPathComponent(file))
+            try Data(bytes).write(to: work.appendingPathComponent(file))
         }
         try data.write(to: work.appendingPathComponent(name))
     }
