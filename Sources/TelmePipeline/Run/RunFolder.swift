@@ -72,8 +72,13 @@ public enum RunFolder {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         if entries.isEmpty { return .empty }
         let runURL = folder.appendingPathComponent("run.json")
-        if FileManager.default.fileExists(atPath: runURL.path), let run = try? RunInfo.read(from: runURL) {
-            return .run(run)
+        if FileManager.default.fileExists(atPath: runURL.path) {
+            do {
+                return .run(try RunInfo.read(from: runURL))
+            } catch {
+                // Named with why, among the folder's files.
+                return .foreign(["run.json (\(error))"] + entries.filter { $0 != "run.json" }.sorted().prefix(4))
+            }
         }
         return .foreign(entries.sorted().prefix(5).map { $0 })
     }
