@@ -24,29 +24,32 @@ let package = Package(
             .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswresample-dev", "libswscale-dev"]),
         ]),
 
+        // Opening untrusted paths without blocking: regular files only.
+        .target(name: "TelmeFiles"),
         // Maths: tensors, matrix products, the elementwise kernels around them.
         .target(name: "TelmeTensor", dependencies: ["CBLAS", "CDNNL"]),
         // The networks: configs, tensor layouts, RoBERTa / data2vec-audio / TimeSformer, TelME heads, ASF.
         .target(name: "TelmeModels", dependencies: ["TelmeTensor"]),
         // Byte-level BPE and the TelME teacher prompt.
-        .target(name: "TelmeTokenizer"),
+        .target(name: "TelmeTokenizer", dependencies: ["TelmeFiles"]),
         // The native `.telme` model file: writer, memory-mapped validating reader.
-        .target(name: "TelmeFormat", dependencies: ["TelmeModels", "TelmeTensor"]),
+        .target(name: "TelmeFormat", dependencies: ["TelmeModels", "TelmeTensor", "TelmeFiles"]),
         // libhdf5 wrapper: used by the importer and the `forward` verification command only.
-        .target(name: "TelmeHDF5", dependencies: ["CHDF5"]),
+        .target(name: "TelmeHDF5", dependencies: ["CHDF5", "TelmeFiles"]),
         // HDF5 export of the authors' checkpoints -> checked -> `.telme`.
-        .target(name: "TelmeImport", dependencies: ["TelmeHDF5", "TelmeModels", "TelmeFormat", "TelmeTokenizer"]),
+        .target(name: "TelmeImport", dependencies: ["TelmeHDF5", "TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeFiles"]),
         // Corpora, annotation runs, output writers.
-        .target(name: "TelmePipeline", dependencies: ["TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeTensor", "CFFmpeg"]),
+        .target(name: "TelmePipeline", dependencies: ["TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeTensor", "CFFmpeg", "TelmeFiles"]),
         // The subcommands, in a library so tests can call them.
         .target(name: "TelmeCLI", dependencies: [
-            "TelmePipeline", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer",
+            "TelmePipeline", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer", "TelmeFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
         // Fuzz targets: plain functions feeding bytes to every reader of untrusted input (tests
         // replay the corpora through them), and libFuzzer's entry points for Scripts/fuzz.sh.
-        .target(name: "TelmeFuzz", dependencies: ["TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmePipeline", "TelmeTokenizer"]),
+        .target(name: "TelmeFuzz", dependencies: ["TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmePipeline", "TelmeTokenizer",
+                                                "TelmeModels"]),
         .target(name: "TelmeFuzzEntry", dependencies: ["TelmeFuzz"]),
 
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),

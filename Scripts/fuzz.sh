@@ -3,7 +3,8 @@
 #
 #   bash Scripts/fuzz.sh TARGET [SECONDS] [libFuzzer flags...]
 #
-# TARGET: telme, export, srt, vtt, transcript-csv, whisperx-json, corpus-csv (TelmeFuzz's FuzzTarget).
+# TARGET: telme, telme-model, units-jsonl, run-json, annotations-jsonl, export, srt, vtt, transcript-csv,
+# whisperx-json, corpus-csv (TelmeFuzz's FuzzTarget).
 # Builds the TelmeFuzzEntry library with -sanitize=fuzzer,address into .build-libfuzzer and
 # links it with the fuzzer runtime (libFuzzer brings its own main, so the fuzz entry is a
 # static library, as WasmKit's FuzzTesting does). The working corpus starts from the committed
@@ -18,8 +19,9 @@ target=${1:?usage: Scripts/fuzz.sh TARGET [SECONDS] [libFuzzer flags...]}
 seconds=${2:-600}
 shift $(( $# >= 2 ? 2 : 1 ))
 case $target in
-    telme|export|srt|vtt|transcript-csv|whisperx-json|corpus-csv) ;;
-    *) echo "unknown target $target (telme, export, srt, vtt, transcript-csv, whisperx-json, corpus-csv)" >&2; exit 2 ;;
+    telme|telme-model|units-jsonl|run-json|annotations-jsonl|export|srt|vtt|transcript-csv|whisperx-json|corpus-csv) ;;
+    *) echo "unknown target $target (telme, telme-model, units-jsonl, run-json, annotations-jsonl, export, srt, vtt," \
+            "transcript-csv, whisperx-json, corpus-csv)" >&2; exit 2 ;;
 esac
 
 scratch=.build-libfuzzer

@@ -187,15 +187,20 @@ struct Annotate: AsyncParsableCommand {
         try Self.readCorpus(input)
     }
 
-    /// Reads the corpus at `path` (as the user named it) of any layout; warnings go to stderr.
-    static func readCorpus(_ path: String, layout: LayoutChoice, dialogueGap: Double) throws -> Corpus {
-        try readCorpus(CorpusInput(corpus: path, layout: layout, dialogueGap: dialogueGap))
-    }
-
+    /// Reads a corpus of any layout; warnings go to stderr, repeated ones summarised.
     static func readCorpus(_ input: CorpusInput) throws -> Corpus {
         let read = try input.read()
-        for message in read.messages { warn(message) }
+        let summary = WarningSummary()
+        for message in read.messages { summary.warn(message) }
+        summary.finish()
         return read.corpus
+    }
+
+    /// The files this run reads that an output could name: the model, the corpus (a CSV, or
+    /// the files of an episodes folder).
+    func inputFiles() -> [String] {
+        let listing = (try? FileManager.default.contentsOfDirectory(atPath: corpus)) ?? []
+        return [model, corpus] + listing.map { (corpus as NSString).appendingPathComponent($0) }
     }
 
     /// Where the media are (with `--text-only` too: records name their source the same way).
@@ -240,12 +245,14 @@ struct Annotate: AsyncParsableCommand {
         let settings = settings(for: file.model)
         let corpus = try readCorpus()
         let labels = Set(description.labels)
+        let goldWarnings = WarningSummary()
         for u in corpus.utterances {
             if let gold = u.gold, !labels.contains(gold) {
-                warn("\(u.transcript.map { input.root + "/" + $0 } ?? corpus.file):\(u.line): gold label \"\(gold)\" "
-                     + "is not one of the model's labels")
+                goldWarnings.warn("\(u.transcript.map { input.root + "/" + $0 } ?? corpus.file):\(u.line): gold label "
+                                  + "\"\(gold)\" is not one of the model's labels")
             }
         }
+        goldWarnings.finish()
         let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
         let shard = try resolveShard(settings)
         let plan = RunPlan(corpus: corpus, semantics: settings.batchSemantics)
@@ -267,29 +274,38 @@ struct Annotate: AsyncParsableCommand {
         info.modalityProbabilities = modalityProbabilities
         info.embeddings = embeddings
 
-        // The folder: locked, then continued when it holds this very run, started afresh when
-        // it holds none (or --overwrite), refused when it holds another.
+        // The folder: continued when it holds this very run, started afresh when it is empty
+        // (or --overwrite), refused when it holds another run or anything else (see RunFolder).
         let outURL = URL(fileURLWithPath: out)
-        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan,
-                                      modalityProbabilities: modalityProbabilities)
+        let state = try RunFolder.check(outURL, inputs: inputFiles())
         let runURL = outURL.appendingPathComponent("run.json")
         var continued: RunInfo?
-        if FileManager.default.fileExists(atPath: runURL.path) {
-            if overwrite {
-                try FileManager.default.removeItem(at: runURL)
-            } else {
-                let previous: RunInfo
-                do { previous = try RunInfo.read(from: runURL) } catch {
-                    throw PipelineError("\(error); --overwrite replaces that folder's outputs")
-                }
-                let differences = info.differences(from: previous)
-                guard differences.isEmpty else {
-                    throw PipelineError("\(runURL.path): the folder holds another run: "
-                                        + differences.joined(separator: "; ")
-                                        + ". Use --overwrite to replace it, or another --out")
-                }
-                continued = previous
+        switch state {
+        case .empty:
+            break
+        case .run(let previous) where !overwrite:
+            let differences = info.differences(from: previous)
+            guard differences.isEmpty else {
+                throw PipelineError("\(runURL.path): the folder holds another run: "
+                                    + differences.joined(separator: "; ")
+                                    + ". Use --overwrite to replace it, or another --out")
             }
+            continued = previous
+        case .foreign(let names) where !overwrite:
+            throw PipelineError("\(outURL.path): holds files that are not a telme run (\(names.joined(separator: ", "))"
+                                + "\(names.count == 5 ? ", ..." : "")); telme writes only into an empty folder or one "
+                                + "holding a telme run: choose another --out (--overwrite replaces telme's own files there)")
+        case .run, .foreign:
+            let replaced = RunFolder.ownFiles(in: outURL)
+            if !replaced.isEmpty { note("--overwrite: replacing " + replaced.joined(separator: ", ")) }
+        }
+        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan,
+                                      modalityProbabilities: modalityProbabilities)
+        if continued == nil {
+            try RunFolder.removeStale(in: outURL)
+            // Into an empty folder, run.json first: the folder is a telme run from its first
+            // byte on. (Over an earlier run, after the journal was emptied, below.)
+            if case .empty = state { try info.write(to: runURL) }
         }
         let done = try writer.start(fresh: continued == nil)
         guard done.map(\.unit) == Array(mine.prefix(done.count)) else {
@@ -333,6 +349,15 @@ struct Annotate: AsyncParsableCommand {
         var written = 0
         let stop = StopSignals.install()
         defer { stop.uninstall() }
+        // The second signal ends the process at once: run.json says interrupted, with the
+        // units committed so far.
+        let committed = Committed(info)
+        stop.onForcedStop {
+            var last = committed.info
+            last.state = .interrupted
+            last.seconds = Date().timeIntervalSince(started)
+            try? last.write(to: runURL)
+        }
         writer.checkpoint = { point in
             hook?.reached(unit: written + 1, point: point.rawValue) { stop.received != nil }
         }
@@ -360,6 +385,7 @@ struct Annotate: AsyncParsableCommand {
                 written += 1
                 info.unitsDone += 1
                 info.counts.add(contentsOf: records.map(\.status))
+                committed.info = info
                 if let signal = stop.received, info.unitsDone < mine.count { throw Stopped(signal: signal) }
             }
         } catch let stopped as Stopped {
@@ -381,6 +407,17 @@ struct Annotate: AsyncParsableCommand {
         }
         note(summary.line(state: "done", counts: info.counts, utterances: utterancesOfMine))
         if info.counts.degraded + info.counts.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The run's description as of its last committed unit, for the signal handler's thread.
+    final class Committed: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: RunInfo
+        init(_ value: RunInfo) { self.value = value }
+        var info: RunInfo {
+            get { lock.withLock { value } }
+            set { lock.withLock { value = newValue } }
+        }
     }
 
     /// Thrown by the sink to end a run stopped by a signal.
@@ -488,12 +525,12 @@ final class ProgressMeter {
 
 /// A note on stderr (what the run is doing, not a problem).
 func note(_ message: String) {
-    FileHandle.standardError.write(Data("telme: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("telme: \(Messages.escaped(message))\n".utf8))
 }
 
 /// A warning line on stderr.
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("telme: warning: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("telme: warning: \(Messages.escaped(message))\n".utf8))
 }
 
 extension Settings.MissingMedia: ExpressibleByArgument {}

@@ -23,6 +23,9 @@ struct Convert: AsyncParsableCommand {
             transform: { URL(fileURLWithPath: $0) })
     var output: URL
 
+    @Flag(help: "Replace --output even when it is a file other than a .telme model.")
+    var overwrite = false
+
     @Option(help: "Stored weight type: f32, f16 or bf16.")
     var dtype: String = "f32"
 
@@ -62,7 +65,7 @@ struct Convert: AsyncParsableCommand {
             speakerNumbering: try Self.choice(speakerNumbering, "--speaker-numbering"),
             fusionOrder: try Self.choice(fusionOrder, "--fusion-order"),
             channelOrder: try Self.choice(channelOrder, "--channel-order"),
-            sampleRate: sampleRate, converterVersion: TelmeVersion.string)
+            sampleRate: sampleRate, converterVersion: TelmeVersion.string, overwrite: overwrite)
     }
 
     /// Parses an enum-valued option, listing the valid values when it is not one.

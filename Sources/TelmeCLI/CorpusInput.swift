@@ -49,12 +49,13 @@ struct CorpusInput {
             // The folder is the transcript's; its episode is the transcript's name in it.
             let name = (url.lastPathComponent as NSString).deletingPathExtension
             let episodes = try EpisodeCorpus.read(folder: url.deletingLastPathComponent(), dialogueGap: dialogueGap,
-                                                  withoutVideo: textOnly, only: name)
+                                                  withoutVideo: textOnly, only: name, allowOutsideRoot: allowOutsideRoot)
             return Read(corpus: Corpus(file: corpus, layout: .episodes, utterances: episodes.utterances),
                         warnings: episodes.warnings, episodeProblems: episodes.problems, notes: episodes.unnamedSpeakers)
         }
         if layout == .episodes || (layout == .auto && exists && isFolder.boolValue) {
-            let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap, withoutVideo: textOnly)
+            let episodes = try EpisodeCorpus.read(folder: url, dialogueGap: dialogueGap, withoutVideo: textOnly,
+                                                  allowOutsideRoot: allowOutsideRoot)
             return Read(corpus: Corpus(file: corpus, layout: .episodes, utterances: episodes.utterances),
                         warnings: episodes.warnings, episodeProblems: episodes.problems, notes: episodes.unnamedSpeakers)
         }

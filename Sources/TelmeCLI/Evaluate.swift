@@ -32,6 +32,9 @@ struct Evaluate: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Flag(help: "Score gold labels that are not model labels as classes never predicted (refused otherwise).")
+    var allowUnknownGold = false
+
     @Flag(help: "Do not write evaluation.json to the folder.")
     var noWrite = false
 
@@ -47,11 +50,12 @@ struct Evaluate: AsyncParsableCommand {
         if let gold, let input, layout == .episodes || (layout == .auto && (input.isEpisodeTranscript
             || (FileManager.default.fileExists(atPath: gold, isDirectory: &isFolder) && isFolder.boolValue))) {
             let read = try input.read()
-            evaluation = try Evaluation.evaluate(directory: directory, goldEpisodes: read.corpus, goldPath: gold)
+            evaluation = try Evaluation.evaluate(directory: directory, goldEpisodes: read.corpus, goldPath: gold,
+                                                 allowUnknownGold: allowUnknownGold)
         } else {
             evaluation = try Evaluation.evaluate(
                 directory: directory, goldCSV: gold.map { URL(fileURLWithPath: $0) },
-                layout: layout == .auto ? nil : CorpusLayout(rawValue: layout.rawValue))
+                layout: layout == .auto ? nil : CorpusLayout(rawValue: layout.rawValue), allowUnknownGold: allowUnknownGold)
         }
         if !noWrite { try evaluation.write(to: directory.appendingPathComponent("evaluation.json")) }
         let output = json ? try evaluation.json() : Data(evaluation.text().utf8)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TelmeFormat
+import TelmePipeline
 
 /// `telme inspect`: validates a `.telme` file and prints what it holds.
 struct Inspect: AsyncParsableCommand {
@@ -28,6 +29,9 @@ struct Inspect: AsyncParsableCommand {
 
     func run() async throws {
         let file = try openModel(model.path, verifyChecksums: !skipChecksums)
+        // What annotate does with the file next (tokenizer, networks): a file inspect accepts,
+        // annotate can use.
+        _ = try Annotator(model: file, settings: file.model.settings)
         let report = TelmeFileReport(file, includeTensors: tensors)
         print(json ? try report.json() : try report.text())
     }

@@ -25,6 +25,9 @@ struct Merge: AsyncParsableCommand {
     @Option(help: "The corpus the shards annotated. Default: the one their run.json names.")
     var corpus: String?
 
+    @Flag(help: "Replace what --out holds when it is not an earlier merge of the same folders.")
+    var overwrite = false
+
     /// How many missing or failed utterances are listed one by one.
     static let listed = 20
 
@@ -35,7 +38,27 @@ struct Merge: AsyncParsableCommand {
         let layout = Annotate.LayoutChoice(rawValue: info.corpus.layout) ?? .auto
         let corpus = try Annotate.readCorpus(CorpusInput(corpus: self.corpus ?? info.corpus.path, layout: layout,
                                                          dialogueGap: info.corpus.dialogueGap,
+                                                         allowOutsideRoot: info.corpus.allowOutsideRoot,
                                                          textOnly: info.corpus.textOnly))
+        // --out: empty, or an earlier merge of these very folders (a merge is simply run again);
+        // anything else only with --overwrite (see RunFolder).
+        let outURL = URL(fileURLWithPath: out)
+        switch try RunFolder.check(outURL, inputs: [corpus.file]) {
+        case .empty:
+            break
+        case .run(let previous) where previous.mergedFrom == urls.map(\.path):
+            break
+        case .run where !overwrite:
+            throw PipelineError("\(outURL.path): holds another run (not a merge of these folders); choose another "
+                                + "--out, or --overwrite to replace it")
+        case .foreign(let names) where !overwrite:
+            throw PipelineError("\(outURL.path): holds files that are not a telme run (\(names.joined(separator: ", "))); "
+                                + "choose another --out (--overwrite replaces telme's own files there)")
+        case .run, .foreign:
+            let replaced = RunFolder.ownFiles(in: outURL)
+            if !replaced.isEmpty { note("--overwrite: replacing " + replaced.joined(separator: ", ")) }
+        }
+        try RunFolder.removeStale(in: outURL)
         let report = try ShardMerge.merge(urls, into: URL(fileURLWithPath: out), corpus: corpus,
                                           commandLine: CommandLine.arguments)
         let counts = report.info.counts

@@ -9,6 +9,10 @@ final class StopSignals: @unchecked Sendable {
     private let lock = NSLock()
     private var caught: Int32?
     private var sources: [DispatchSourceSignal] = []
+    private var forcedStop: (() -> Void)?
+
+    /// Called on the second signal, just before the process ends (what is committed is kept).
+    func onForcedStop(_ action: @escaping () -> Void) { lock.withLock { forcedStop = action } }
 
     /// Starts listening for SIGINT and SIGTERM.
     static func install() -> StopSignals {
@@ -28,7 +32,12 @@ final class StopSignals: @unchecked Sendable {
             defer { caught = caught ?? number }
             return caught == nil
         }
-        guard first else { _exit(128 + number) }
+        guard first else {
+            // A unit that does not finish (a stuck read, a huge dialogue) can still be stopped:
+            // run.json is marked interrupted first, so the folder says what happened.
+            lock.withLock { forcedStop }?()
+            _exit(128 + number)
+        }
         FileHandle.standardError.write(Data(
             "\ntelme: \(Self.name(number)): finishing the current unit, then stopping (again to stop at once)\n".utf8))
     }

@@ -45,7 +45,9 @@ public struct TelmeCommand: AsyncParsableCommand {
                 exit(withError: error)  // --help, --version
             }
             // Usage errors come with the usage; ours are one line naming the file and the place.
-            let message = code == .validationFailure ? fullMessage(for: error) : "error: \(error)"
+            // File names and contents in the message are escaped (Messages.escaped).
+            let message = code == .validationFailure ? Messages.escaped(fullMessage(for: error), keepNewlines: true)
+                : "error: " + Messages.escaped(Messages.describe(error))
             FileHandle.standardError.write(Data(("telme: " + message + "\n").utf8))
             exit(withError: ExitCode(2))
         }

@@ -73,17 +73,19 @@ struct Tokenize: AsyncParsableCommand {
         let corpus = try Corpus(contentsOf: corpus, layout: CorpusLayout(rawValue: layout))
         for warning in corpus.warnings { Self.printError("warning: \(warning)") }
         var builder = try TeacherInputBuilder(tokenizer: roberta, maxTextTokens: maxTokens ?? 511)
-        let ids = builder.inputIDs(corpus.turns, numbering: numbering ?? .official)
+        let turns = corpus.turns
+        let context = TeacherInputBuilder.Context(turns, numbering: numbering ?? .official)
 
         var output = JSONLinesWriter()
-        for (utterance, row) in zip(corpus.utterances, ids) {
-            output.line(dialogue: utterance.dialogue, utterance: utterance.index, ids: row)
+        for (k, utterance) in corpus.utterances.enumerated() {
+            output.line(dialogue: utterance.dialogue, utterance: utterance.index,
+                        ids: builder.inputIDs(turn: k, of: turns, context: context))
         }
         output.flush()
     }
 
     static func printError(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        FileHandle.standardError.write(Data((Messages.escaped(message) + "\n").utf8))
     }
 }
 

@@ -129,7 +129,7 @@ struct Validate: AsyncParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            for problem in report.problems { print(problem.description) }
+            for problem in report.problems { print(Messages.escaped(problem.description)) }
             let count = report.problems.count
             print("\(count) problem\(count == 1 ? "" : "s") in \(report.utterances) utterances and "
                 + "\(report.mediaFiles) media files of \(report.corpus)")

@@ -10,6 +10,13 @@ public enum ModelValidation {
     public static let maxLayers = 1024
     /// Largest number of labels.
     public static let maxLabels = 4096
+    /// Audio sample rates a model may ask for (`telme annotate --sample-rate` allows the same).
+    public static let sampleRates = 1000...384_000
+    /// Largest audio input, in samples (the authors keep 400,000: 18 s at 22,050 Hz); bounds
+    /// what one clip may allocate.
+    public static let maxAudioSamples = 16 << 20
+    /// Largest number of video frames per clip (the authors' TimeSformer takes 8).
+    public static let maxFrames = 1024
 
     /// The first problem of `model`, described with its JSON key path, or nil when it is fine.
     public static func problem(in model: ModelDescription) -> String? {
@@ -108,11 +115,29 @@ public enum ModelValidation {
             }
 
             let settings = model.settings
-            size(settings.sampleRate, "settings.sample_rate")
-            size(settings.maxAudioSamples, "settings.max_audio_samples")
+            size(settings.sampleRate, "settings.sample_rate", min: ModelValidation.sampleRates.lowerBound,
+                 max: ModelValidation.sampleRates.upperBound)
+            size(settings.maxAudioSamples, "settings.max_audio_samples", max: ModelValidation.maxAudioSamples)
             size(settings.maxTextTokens, "settings.max_text_tokens")
-            size(settings.zeroAudioSamples, "settings.zero_audio_samples", min: 0)
-            size(settings.numFrames, "settings.num_frames")
+            // The teacher's input (the last max_text_tokens tokens, <mask>) must fit the position
+            // table: RoBERTa numbers positions from pad_token_id + 1.
+            let (needed, overflow) = settings.maxTextTokens.addingReportingOverflow(2 + text.padTokenId)
+            if overflow || text.maxPositionEmbeddings < needed {
+                fail("text.encoder.max_position_embeddings is \(text.maxPositionEmbeddings), but inputs of "
+                     + "settings.max_text_tokens + 1 = \(settings.maxTextTokens &+ 1) tokens need \(needed)")
+            }
+            size(settings.zeroAudioSamples, "settings.zero_audio_samples", min: 0, max: ModelValidation.maxAudioSamples)
+            size(settings.numFrames, "settings.num_frames", max: ModelValidation.maxFrames)
+            if let video = model.video?.encoder {
+                if settings.numFrames != video.numFrames {
+                    fail("settings.num_frames is \(settings.numFrames), but the video encoder takes "
+                         + "video.encoder.num_frames = \(video.numFrames)")
+                }
+                if video.numChannels != 3 || settings.imageMean.count != 3 {
+                    fail("video.encoder.num_channels is \(video.numChannels) and settings.image_mean has "
+                         + "\(settings.imageMean.count) values; frames have 3 colour channels")
+                }
+            }
             if let seconds = settings.zeroMediaOverSeconds { positive(seconds, "settings.zero_media_over_seconds") }
             if !(settings.videoMarginSeconds.isFinite && settings.videoMarginSeconds >= 0) {
                 fail("settings.video_margin_seconds is \(settings.videoMarginSeconds), expected a finite number >= 0")

@@ -325,10 +325,14 @@ struct Parser {
     /// cores when there is enough data to share (each worker gets tensors with about the same
     /// number of bytes), so that a tensor's bytes are read while they are in cache; then
     /// throws for the first tensor, in table order, whose checksum does not match.
+    ///
+    /// Every float tensor is also scanned for NaN and infinite values (whatever `verify` says),
+    /// which the converter refuses: a file is used only when it holds what a conversion writes.
     func verifyData(_ entries: [Entry], verify: Bool, alongside: (@Sendable (Int) -> Void)? = nil) throws {
-        guard verify || alongside != nil else { return }
         let computed = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(entries.count, 1))
         defer { computed.deallocate() }
+        let nonFinite = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(entries.count, 1))
+        defer { nonFinite.deallocate() }
         let total = entries.reduce(0) { $0 + Int($1.byteLength) }
         let workers = total >= 64 << 20 ? max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)) : 1
         var shares = [[Int]](repeating: [], count: workers)
@@ -342,18 +346,49 @@ struct Parser {
         let ranges = entries.map { Int($0.offset)..<Int($0.end) }
         let assignments = shares
         nonisolated(unsafe) let results = computed
+        nonisolated(unsafe) let firstNonFinite = nonFinite
+        let dtypes = entries.map(\.info.dtype)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in assignments[worker] {
-                if verify { results[index] = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])) }
+                let data = UnsafeRawBufferPointer(rebasing: bytes[ranges[index]])
+                if verify { results[index] = XXH64.hash(data) }
+                firstNonFinite[index] = Self.firstNonFinite(data, dtype: dtypes[index])
                 alongside?(index)
             }
         }
-        guard verify else { return }
-        for (index, entry) in entries.enumerated() where computed[index] != entry.info.checksum {
-            throw failure(.dataChecksum, "data checksum mismatch (stored \(Self.hex64(entry.info.checksum)), "
-                + "computed \(Self.hex64(computed[index]))): the tensor's bytes are corrupted",
+        if verify {
+            for (index, entry) in entries.enumerated() where computed[index] != entry.info.checksum {
+                throw failure(.dataChecksum, "data checksum mismatch (stored \(Self.hex64(entry.info.checksum)), "
+                    + "computed \(Self.hex64(computed[index]))): the tensor's bytes are corrupted",
+                              "tensor \(entry.name) (bytes \(entry.offset)..<\(entry.end))")
+            }
+        }
+        for (index, entry) in entries.enumerated() where nonFinite[index] >= 0 {
+            throw failure(.nonFiniteWeight, "element \(nonFinite[index]) (flat index) is NaN or infinite; the converter "
+                + "refuses such weights: convert the model again from a sound checkpoint",
                           "tensor \(entry.name) (bytes \(entry.offset)..<\(entry.end))")
         }
+    }
+
+    /// The flat index of the first NaN or infinite element of little-endian `dtype` data, or -1
+    /// (-1 too for `u8`, which is not float). All exponent bits set means NaN or infinity.
+    static func firstNonFinite(_ data: UnsafeRawBufferPointer, dtype: TensorDType) -> Int {
+        switch dtype {
+        case .f32:
+            for i in 0..<(data.count / 4)
+            where UInt32(littleEndian: data.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)) & 0x7F80_0000 == 0x7F80_0000 {
+                return i
+            }
+        case .f16, .bf16:
+            let mask: UInt16 = dtype == .f16 ? 0x7C00 : 0x7F80
+            for i in 0..<(data.count / 2)
+            where UInt16(littleEndian: data.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) & mask == mask {
+                return i
+            }
+        case .u8:
+            break
+        }
+        return -1
     }
 
     /// One line about a JSON decoding failure: what and at which key path.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import TelmeFiles
 import TelmeModels
 import TelmeTensor
 #if canImport(Glibc)
@@ -116,6 +117,18 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
         self.weights = weights
     }
 
+    /// Whether the regular file at `path` starts with the `.telme` magic (opened without
+    /// blocking; false for anything else).
+    public static func hasMagic(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return false }
+        var head = [UInt8](repeating: 0, count: Layout.magic.count)
+        return read(descriptor, &head, head.count) == head.count && head == Layout.magic
+    }
+
     /// The float32 weights of the model tensor `name` (e.g. `teacher.W.weight`).
     /// Throws `WeightError` for a name the file does not hold (tokenizer blobs are not weights).
     public func weight(_ name: String) throws -> WeightView {
@@ -194,13 +207,14 @@ final class MappedFile: @unchecked Sendable {
         func failure(_ what: String) -> TelmeFormatError {
             TelmeFormatError(path: path, kind: .io, what: "\(what): \(String(cString: strerror(errno)))")
         }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO must not block the open; fstat refuses it below.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure("cannot open the file") }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw failure("cannot stat the file") }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw TelmeFormatError(path: path, kind: .io, what: "not a regular file")
+            throw TelmeFormatError(path: path, kind: .io, what: RegularFile.kindProblem(info.st_mode) ?? "not a regular file")
         }
         let size = Int(info.st_size)
         guard size > 0 else { throw Self.empty(path) }

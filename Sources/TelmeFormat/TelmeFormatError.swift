@@ -25,6 +25,7 @@ public struct TelmeFormatError: Error, CustomStringConvertible, Equatable, Senda
         case shapeMismatch
         case dtypeMismatch
         case dataChecksum
+        case nonFiniteWeight
         case write
     }
 

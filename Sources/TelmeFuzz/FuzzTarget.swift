@@ -21,6 +21,18 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     /// checksum), once without the header checksum so mutations reach the header JSON, the
     /// tensor table, the architecture checks and the weight conversion.
     case telme
+    /// The `.telme` reader past every checksum, through model construction and one teacher
+    /// forward pass: the input is a header JSON, a NUL byte, then a whole `.telme` file whose
+    /// header is replaced by that JSON, and whose checksums (each tensor's, the header's) are
+    /// computed again (`TelmeFile.withChecksumsRecomputed`). So a mutated header or mutated
+    /// weights reach the model checks and the networks as a user's file would.
+    case telmeModel = "telme-model"
+    /// `units.jsonl` of an output folder, as resume, merge and evaluate read it (`RunFixture`).
+    case unitsJSONL = "units-jsonl"
+    /// `run.json` of an output folder, as resume, merge and evaluate read it.
+    case runJSON = "run-json"
+    /// `annotations.jsonl` of an output folder, as resume, merge and evaluate read it.
+    case annotationsJSONL = "annotations-jsonl"
     /// The importer's checks of what an HDF5 export declares (attributes, group tree, dataset
     /// names, shapes and element types, configs, tokenizer), on a structure decoded from the
     /// bytes by `DeclaredExport`.
@@ -39,7 +51,10 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     /// The name errors give the input.
     public var inputName: String {
         switch self {
-        case .telme: "fuzz-input.telme"
+        case .telme, .telmeModel: "fuzz-input.telme"
+        case .unitsJSONL: "units.jsonl"
+        case .runJSON: "run.json"
+        case .annotationsJSONL: "annotations.jsonl"
         case .export: "fuzz-input.h5"
         case .srt: "fuzz-input.srt"
         case .vtt: "fuzz-input.vtt"
@@ -53,6 +68,8 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
     public func run(_ data: Data) -> FuzzOutcome {
         switch self {
         case .telme: Self.telme(data, name: inputName)
+        case .telmeModel: Self.telmeModel(data, name: inputName)
+        case .unitsJSONL, .runJSON, .annotationsJSONL: Self.runFile(data, name: inputName)
         case .export: Self.export(data, name: inputName)
         case .srt: Self.transcript(data, format: .srt, name: inputName)
         case .vtt: Self.transcript(data, format: .vtt, name: inputName)
@@ -75,6 +92,36 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
             _ = try RobertaTokenizer.telme(vocabJSON: file.tokenizerFiles.vocabJSON, merges: file.tokenizerFiles.merges)
         }
         return outcome { _ = try TelmeFile(bytes: data, name: name, verifyChecksums: true, verifyHeaderChecksum: true) }
+    }
+
+    static func telmeModel(_ data: Data, name: String) -> FuzzOutcome {
+        guard let split = data.firstIndex(of: 0),
+              let file = TelmeFile.withChecksumsRecomputed(Data(data[(split + 1)...]), header: Data(data[..<split]))
+        else { return .rejected("\(name): not a header, NUL, then a .telme file the fuzz target can walk") }
+        return outcome {
+            let model = try TelmeFile(bytes: file, name: name, verifyChecksums: true, verifyHeaderChecksum: true)
+            let annotator = try Annotator(model: model, settings: model.model.settings, batchSize: 2)
+            let corpus = Corpus(file: name, layout: .meld, utterances: [
+                Utterance(dialogue: "0", index: 0, speaker: "A", text: "Oh my God!", line: 2),
+                Utterance(dialogue: "0", index: 1, speaker: "B", text: "What?", line: 3),
+            ])
+            try annotator.annotate(corpus) { _, records in
+                guard records.allSatisfy({ $0.probabilities.allSatisfy(\.isFinite) }) else {
+                    throw PipelineError("\(name): the model gives probabilities that are not numbers")
+                }
+            }
+        }
+    }
+
+    /// The run-file targets' seeds: the fixture folder's own file (what `annotate` writes).
+    public func runFileSeed() -> Data? {
+        guard [.unitsJSONL, .runJSON, .annotationsJSONL].contains(self) else { return nil }
+        return try? RunFixture.shared?.pristineFile(inputName)
+    }
+
+    static func runFile(_ data: Data, name: String) -> FuzzOutcome {
+        guard let fixture = RunFixture.shared else { return .rejected("\(name): the fuzz run folder cannot be written") }
+        return outcome { try fixture.exercise(original: name, data: data) }
     }
 
     static func export(_ data: Data, name: String) -> FuzzOutcome {

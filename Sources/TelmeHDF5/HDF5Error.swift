@@ -6,6 +6,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Equatable, Sendable {
         /// The path does not name a regular file.
         case fileNotFound
+        /// The path names something other than a regular file (a FIFO, a device, a directory).
+        case notRegularFile(String)
         /// The file exists but does not start with an HDF5 signature.
         case notHDF5
         /// libhdf5 refused to open it (truncated, damaged); the detail is libhdf5's own reason.
@@ -26,6 +28,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
         case tooLarge(String)
         /// The attribute exists but is not a single value of the wanted kind.
         case badAttribute(String)
+        /// The dataset's data are not in the file (external raw storage, a virtual dataset).
+        case externalStorage(String)
         /// Reading failed inside libhdf5 (damaged data, missing filter).
         case readFailed(String)
         /// Writing failed (read-only file, existing name, shape and value count differ).
@@ -47,6 +51,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
     public var reason: String {
         switch kind {
         case .fileNotFound: "no such file"
+        case .notRegularFile(let detail): "\(detail); give the path of an HDF5 export (Scripts/export_hdf5.py writes one)"
         case .notHDF5: "not an HDF5 file"
         case .cannotOpen(let detail): "cannot open the HDF5 file (damaged or truncated?): \(detail)"
         case .cannotCreate(let detail): "cannot create the HDF5 file: \(detail)"
@@ -57,6 +62,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
         case .badShape(let detail): "has an unusable shape: \(detail)"
         case .tooLarge(let detail): "is too large: \(detail)"
         case .badAttribute(let detail): detail
+        case .externalStorage(let detail): "refused: \(detail); telme reads only data stored inside the export "
+            + "(write it again with Scripts/export_hdf5.py)"
         case .readFailed(let detail): "cannot be read: \(detail)"
         case .writeFailed(let detail): "cannot be written: \(detail)"
         }

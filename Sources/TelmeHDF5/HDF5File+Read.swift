@@ -114,10 +114,34 @@ extension HDF5File {
             throw HDF5Error(.tooLarge("shape \(shape) has \(count) elements, more than the \(maxElements) allowed"),
                             file: path, object: name)
         }
+        try checkStorage(of: dataset, name: name)
         if count > 0, H5Dget_storage_size(dataset.id) == 0 {
             throw HDF5Error(.readFailed("no data was ever written to it"), file: path, object: name)
         }
         return (HDF5DatasetInfo(name: name, shape: shape, elementType: elementType, count: count), type)
+    }
+
+    /// Refuses a dataset whose data live outside this file: external raw storage (h5py's
+    /// `external=[(path, offset, size)]`, which would read any file the path names, absolute or
+    /// relative) and virtual datasets (mappings onto other files). Its data must be in the file
+    /// itself, which is what was given. The corresponding C functions are
+    /// `H5Dget_create_plist`, `H5Pget_external_count` and `H5Pget_layout`.
+    func checkStorage(of dataset: Handle, name: String) throws {
+        guard let creation = Handle(H5Dget_create_plist(dataset.id), .propertyList) else {
+            throw HDF5Error(.readFailed(HDF5Library.takeErrorDetail()), file: path, object: name)
+        }
+        let external = H5Pget_external_count(creation.id)
+        guard external == 0 else {
+            throw HDF5Error(.externalStorage(external < 0 ? "its external storage list cannot be read"
+                                                 : "its data are stored in \(external) external file(s)"),
+                            file: path, object: name)
+        }
+        let layout = H5Pget_layout(creation.id)
+        guard layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT else {
+            throw HDF5Error(.externalStorage(layout == H5D_VIRTUAL ? "it is a virtual dataset (data mapped from other files)"
+                                                 : "its storage layout (\(layout.rawValue)) is not one telme reads"),
+                            file: path, object: name)
+        }
     }
 
     /// The dimensions of a dataspace; a scalar has none.

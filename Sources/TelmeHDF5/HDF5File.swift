@@ -1,4 +1,5 @@
 internal import CHDF5
+import TelmeFiles
 import Foundation
 
 /// Element types of the datasets the wrapper reads.
@@ -85,9 +86,12 @@ public final class HDF5File {
         self.url = url
         self.isWritable = false
         let path = url.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw HDF5Error(.fileNotFound, file: path)
+        }
+        // Before libhdf5 opens it: a FIFO would block the open, a device never ends.
+        if let problem = RegularFile.problem(path) {
+            throw HDF5Error(.notRegularFile(problem), file: path)
         }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw HDF5Error(.cannotOpen("permission denied"), file: path)

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 import TelmeFormat
 import TelmeHDF5
 import TelmeModels
@@ -21,11 +22,13 @@ public struct ConversionOptions: Sendable {
     public var converterVersion: String
     /// ISO 8601 UTC creation time; nil means now.
     public var createdUTC: String?
+    /// Replace an output that is a regular file but not a `.telme` model.
+    public var overwrite = false
 
     public init(dtype: TensorDType = .f32, fusionHeads: Int? = nil, betaShift: Double? = nil,
                 speakerNumbering: Settings.SpeakerNumbering? = nil, fusionOrder: Settings.FusionOrder? = nil,
                 channelOrder: Settings.ChannelOrder? = nil, sampleRate: Int? = nil,
-                converterVersion: String, createdUTC: String? = nil) {
+                converterVersion: String, createdUTC: String? = nil, overwrite: Bool = false) {
         self.dtype = dtype
         self.fusionHeads = fusionHeads
         self.betaShift = betaShift
@@ -35,6 +38,7 @@ public struct ConversionOptions: Sendable {
         self.sampleRate = sampleRate
         self.converterVersion = converterVersion
         self.createdUTC = createdUTC
+        self.overwrite = overwrite
     }
 }
 
@@ -71,6 +75,7 @@ public enum TelmeImporter {
         guard input.standardizedFileURL.resolvingSymlinksInPath() != output.standardizedFileURL.resolvingSymlinksInPath() else {
             throw ImportError(file: file, "the output would overwrite the input")
         }
+        try checkOutput(output, overwrite: options.overwrite)
         let h5 = try HDF5File(readingAt: input)
         let plan = try makePlan(h5, options: options)
         let sha256: String
@@ -96,6 +101,25 @@ public enum TelmeImporter {
         return ConversionReport(output: output, model: plan.model, tensorCount: plan.sources.count,
                                 parameterCount: parameters, dropped: plan.dropped, dtype: options.dtype,
                                 sourceSHA256: sha256, outputBytes: size)
+    }
+
+    /// What `output` may replace: nothing, or a `.telme` file (a regular file starting with the
+    /// format's magic); anything else (another file, a link, a device such as `/dev/null`, a
+    /// folder) only with `overwrite`, and never what is not a regular file: the converted model
+    /// is renamed onto the path, which would replace the device or link itself.
+    static func checkOutput(_ output: URL, overwrite: Bool) throws {
+        let path = output.path
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            let what = info.st_mode & S_IFMT == S_IFLNK ? "is a symbolic link"
+                : (RegularFile.kindProblem(info.st_mode) ?? "is not a regular file")
+            throw ImportError(file: path, "\(what); telme replaces only .telme files: choose another --output")
+        }
+        guard overwrite || TelmeFile.hasMagic(path) else {
+            throw ImportError(file: path, "exists and is not a .telme model; telme replaces only .telme files: "
+                              + "choose another --output, or --overwrite to replace it")
+        }
     }
 
     /// Checks an export and builds its model description and tensor map without reading any

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// SHA-256 (FIPS 180-4), streaming. Written here because CryptoKit is not available on Linux;
 /// it hashes the converted source file for the model's provenance.
@@ -79,6 +80,7 @@ public struct SHA256: Sendable {
 
     /// Lower-case hex SHA-256 of a file, read in 1 MiB pieces.
     public static func hexDigest(ofFileAt url: URL) throws -> String {
+        try RegularFile.check(url.path)
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var hasher = SHA256()

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// RoBERTa's byte-level BPE tokenizer, id for id the same as transformers 4.27.2
 /// `RobertaTokenizer.from_pretrained(dir)` followed by
@@ -78,10 +79,10 @@ public struct RobertaTokenizer: Sendable {
     }
 
     private static func read(_ url: URL) throws(TokenizerError) -> Data {
-        do {
-            return try Data(contentsOf: url)
+        do throws(FileRefusal) {
+            return try RegularFile.read(url.path)
         } catch {
-            throw .unreadableFile(url.path, (error as NSError).localizedDescription)
+            throw .unreadableFile(url.path, error.reason)
         }
     }
 

@@ -42,6 +42,8 @@ public struct TeacherInputBuilder: Sendable {
     public var tokenizer: RobertaTokenizer
     /// Tokens kept before `<mask>` (the authors' 511).
     public let maxTextTokens: Int
+    /// Turns the last windowed input needed (`inputIDs(turn:of:context:)`); only a starting guess.
+    private var spanHint = 16
 
     public init(tokenizer: RobertaTokenizer, maxTextTokens: Int = 511) throws(TokenizerError) {
         guard maxTextTokens >= 1 else {
@@ -53,32 +55,109 @@ public struct TeacherInputBuilder: Sendable {
 
     /// The input ids of every turn, in order.
     public mutating func inputIDs(_ turns: [DialogueTurn], numbering: SpeakerNumbering) -> [[Int]] {
-        let mask = tokenizer.maskID
-        return Self.prompts(turns, numbering: numbering).map { prompt in
-            let ids = tokenizer.encode(prompt)
-            return Array(ids.suffix(maxTextTokens)) + [mask]
+        let context = Context(turns, numbering: numbering)
+        return turns.indices.map { inputIDs(turn: $0, of: turns, context: context) }
+    }
+
+    /// What building one turn's input needs besides the turns: every turn's speaker number and
+    /// the first turn of its dialogue (two integers a turn, computed in one pass).
+    public struct Context: Sendable {
+        /// 0-based speaker numbers (`speakerNumbers(_:numbering:)`).
+        public let numbers: [Int]
+        /// The index of the first turn of each turn's dialogue.
+        public let dialogueStart: [Int]
+
+        public init(_ turns: [DialogueTurn], numbering: SpeakerNumbering) {
+            numbers = TeacherInputBuilder.speakerNumbers(turns, numbering: numbering)
+            var starts: [Int] = []
+            starts.reserveCapacity(turns.count)
+            for (k, starting) in TeacherInputBuilder.dialogueStarts(turns).enumerated() {
+                starts.append(starting ? k : starts.last ?? 0)
+            }
+            dialogueStart = starts
         }
+    }
+
+    /// The input ids of turn `k`: the same ids as tokenising its whole prompt (`prompts`) and
+    /// keeping the last `maxTextTokens`, but built from the most recent turns only, as far back
+    /// as the window needs. So the cost of a turn does not grow with the length of its dialogue.
+    ///
+    /// Why that is exact: the prompt from turn j on is a suffix of the whole prompt, and its
+    /// tokens are a suffix of the whole prompt's tokens when the tokenizer cannot join anything
+    /// across the cut (see `isCut(at:)`). So once the suffix has at least `maxTextTokens` tokens,
+    /// its last `maxTextTokens` are the whole prompt's. Turns are added back in doubling spans;
+    /// at the dialogue's first turn the prompt is the whole prompt.
+    public mutating func inputIDs(turn k: Int, of turns: [DialogueTurn], context: Context) -> [Int] {
+        let first = context.dialogueStart[k]
+        // The span that sufficed for the previous turn usually suffices again: one tokenisation.
+        var span = spanHint
+        while true {
+            var j = max(first, k - span + 1)
+            while j > first && !Self.isCut(at: j, of: turns, numbers: context.numbers) { j -= 1 }
+            let ids = tokenizer.encode(Self.prompt(turns, numbers: context.numbers, from: j, to: k, whole: j == first))
+            if j == first || ids.count >= maxTextTokens {
+                if j > first { spanHint = max(16, k - j + 1) }
+                return Array(ids.suffix(maxTextTokens)) + [tokenizer.maskID]
+            }
+            span = span > turns.count ? turns.count + 1 : span * 2
+        }
+    }
+
+    /// The prompt of turn `k` from turn `j` on. `whole`: j is the dialogue's first turn, and
+    /// this is the whole prompt. Otherwise it is the part from the space before turn j's
+    /// speaker token when that token is ordinary text (`<s10>` and above), from the token itself
+    /// when it is a special token (`<s1>`...`<s9>`).
+    static func prompt(_ turns: [DialogueTurn], numbers: [Int], from j: Int, to k: Int, whole: Bool) -> String {
+        var context = whole || numbers[j] < 9 ? "" : " "
+        for i in j...k { context += "<s\(numbers[i] + 1)> " + turns[i].text + " " }
+        // The leading space (if any) is kept: only the end is stripped, as in the whole prompt.
+        let stripped = context.first == " " ? " " + String(context.dropFirst()).pythonStripped() : context.pythonStripped()
+        return stripped + " </s> Now <s\(numbers[k] + 1)> feels"
+    }
+
+    /// Whether the tokens of the prompt from turn `j` on are a suffix of the whole prompt's.
+    ///
+    /// - `<s1>`...`<s9>` are special tokens: the tokenizer cuts the text there whatever comes
+    ///   before (no special token contains `<` after its first character, so no match can run
+    ///   into this one), and strips the whitespace on both sides of it.
+    /// - `<s10>` and above are text, preceded by the space the prompt puts after the previous
+    ///   turn. GPT-2's pre-tokeniser starts a word at that space (` <`) whatever precedes it,
+    ///   unless that space is stripped away: when nothing but whitespace lies between it and a
+    ///   special token that strips what follows it (a speaker token `<s1>`...`<s9>`, of the
+    ///   previous turn or ending its text). BPE never merges across words.
+    static func isCut(at j: Int, of turns: [DialogueTurn], numbers: [Int]) -> Bool {
+        if numbers[j] < 9 { return true }
+        let text = turns[j - 1].text
+        // Whitespace for Python (the strip) or for the pre-tokeniser's `\s`.
+        func blank(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.properties.isWhitespace || (0x1C...0x1F).contains(scalar.value) || scalar.value <= 0x20
+        }
+        let scalars = text.unicodeScalars
+        guard let last = scalars.lastIndex(where: { !blank($0) }) else { return numbers[j - 1] >= 9 }
+        let trimmed = String(scalars[...last])
+        return !RobertaTokenizer.telmeSpeakerTokens.contains { trimmed.hasSuffix($0) }
     }
 
     /// 0-based speaker numbers of `turns` (`<s1>` is number 0).
     public static func speakerNumbers(_ turns: [DialogueTurn], numbering: SpeakerNumbering) -> [Int] {
         var numbers: [Int] = []
         numbers.reserveCapacity(turns.count)
-        var speakers: [[UInt8]] = []
+        // Each name's number in the running list (the list's order is the numbers' order).
+        var speakers: [[UInt8]: Int] = [:]
         var previous: [UInt8]?
         for turn in turns {
             let dialogue = Array(turn.dialogue.utf8)
             let starts = previous != nil && previous != dialogue
-            if starts, numbering == .dialogue { speakers = [] }
+            if starts, numbering == .dialogue { speakers = [:] }
             let name = Array(turn.speaker.utf8)
-            if let known = speakers.firstIndex(of: name) {
+            if let known = speakers[name] {
                 numbers.append(known)
             } else {
-                speakers.append(name)
+                speakers[name] = speakers.count
                 numbers.append(speakers.count - 1)
             }
             // The authors' order: the list is emptied after the first turn was numbered.
-            if starts, numbering == .official { speakers = [] }
+            if starts, numbering == .official { speakers = [:] }
             previous = dialogue
         }
         return numbers

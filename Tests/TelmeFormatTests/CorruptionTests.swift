@@ -273,7 +273,7 @@ struct CorruptionTests {
             let error = #expect(throws: TelmeFormatError.self) { try TelmeFile(contentsOf: missing) }
             #expect(error?.description == "\(missing.path): cannot open the file: No such file or directory")
             let notFile = #expect(throws: TelmeFormatError.self) { try TelmeFile(contentsOf: folder) }
-            #expect(notFile?.description == "\(folder.path): not a regular file")
+            #expect(notFile?.description == "\(folder.path): is a directory, not a regular file")
         }
     }
 

@@ -6,13 +6,15 @@ import TelmeModels
 /// Tiny models covering every component, and deterministic weights for them.
 enum Tiny {
     static func textModel() -> ModelDescription {
-        ModelDescription(
+        var model = ModelDescription(
             dataset: "meld", labels: ModelDescription.defaultLabels(dataset: "meld") ?? [],
             text: TextTeacherConfig(
                 encoder: RobertaConfig(vocabSize: 20, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2,
                                        intermediateSize: 16, maxPositionEmbeddings: 12),
                 projectionDim: 6),
             settings: .defaults(dataset: "meld"))
+        model.settings.maxTextTokens = 9  // the inputs (9 tokens, <mask>) fit the 12 positions from pad + 1
+        return model
     }
 
     static func fullModel() -> ModelDescription {
@@ -22,6 +24,8 @@ enum Tiny {
         model.settings = .defaults(dataset: "iemocap")
         model.settings.speakerNumbering = .dialogue
         model.settings.fusionOrder = .videoAudio
+        model.settings.maxTextTokens = 9
+        model.settings.numFrames = 2  // the video encoder's
         model.audio = AudioStudentConfig(encoder: Data2VecAudioConfig(
             hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
             convDim: [4, 4], convKernel: [3, 2], convStride: [2, 2], numConvPosEmbeddings: 2,

@@ -25,6 +25,18 @@ private func contents(_ target: FuzzTarget, _ name: String) throws -> Data {
         #expect(inputs.contains { $0.0 == target }, "no inputs under Fixtures/fuzz/\(target.rawValue)")
     }
 
+    /// The run-file targets' seeds are the files of the fixture folder as it is written now
+    /// (`TELME_WRITE_FUZZ_SEEDS=DIR` writes them there, to commit them).
+    @Test(arguments: [FuzzTarget.unitsJSONL, .runJSON, .annotationsJSONL])
+    func runFileSeedsAreTheFixturesFiles(_ target: FuzzTarget) throws {
+        let seed = try #require(target.runFileSeed())
+        if let folder = ProcessInfo.processInfo.environment["TELME_WRITE_FUZZ_SEEDS"] {
+            try seed.write(to: URL(fileURLWithPath: folder).appendingPathComponent("\(target.rawValue)-seed-run"))
+        }
+        #expect(try contents(target, "seed-run") == seed)
+        #expect(target.run(seed) == .accepted)
+    }
+
     /// A replayed input is accepted or refused with a one-line message naming the input; a
     /// crash (trap, overflow, bounds) stops the test process.
     @Test(arguments: inputs.map { "\($0.0.rawValue)/\($0.1)" })
@@ -33,7 +45,11 @@ private func contents(_ target: FuzzTarget, _ name: String) throws -> Data {
         let target = try #require(FuzzTarget(rawValue: parts[0]))
         let outcome = target.run(try contents(target, parts[1]))
         if case .rejected(let message) = outcome {
-            #expect(message.contains(target.inputName), "message does not name the input: \(message)")
+            // The run-file targets read a whole folder: their messages name one of its files.
+            let names = [.unitsJSONL, .runJSON, .annotationsJSONL].contains(target)
+                ? ["units.jsonl", "run.json", "annotations.jsonl", "annotations.csv", "json/", "corpus.csv", "/work"]
+                : [target.inputName]
+            #expect(names.contains { message.contains($0) }, "message does not name the input: \(message)")
             #expect(!message.contains("\n"), "message is not one line: \(message)")
         }
         // Seeds are real, valid files: the readers must accept them.

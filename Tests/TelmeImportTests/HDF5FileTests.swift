@@ -135,7 +135,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let missing = directory.appendingPathComponent("absent.h5")
         #expect(errorMessage { _ = try HDF5File(readingAt: missing) } == "\(missing.path): no such file")
-        #expect(errorMessage { _ = try HDF5File(readingAt: directory) } == "\(directory.path): no such file")
+        #expect(errorMessage { _ = try HDF5File(readingAt: directory) }
+                == "\(directory.path): is a directory, not a regular file; give the path of an HDF5 export "
+                   + "(Scripts/export_hdf5.py writes one)")
 
         let text = try Fixture.url("hostile/not-hdf5.h5")
         #expect(errorMessage { _ = try HDF5File(readingAt: text) } == "\(text.path): not an HDF5 file")

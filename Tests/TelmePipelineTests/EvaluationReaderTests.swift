@@ -34,7 +34,7 @@ import Testing
     ]
 
     @Test func goldFromTheRecords() throws {
-        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed))
+        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed), allowUnknownGold: true)
         #expect(e.gold.kind == "records")
         #expect(e.counts.records == 6)
         #expect(e.counts.evaluated == 4)
@@ -71,7 +71,8 @@ import Testing
             f,A,anger,5,0
 
             """)
-        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed), goldCSV: csv)
+        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed), goldCSV: csv,
+                                        allowUnknownGold: true)
         #expect(e.gold.kind == "csv")
         #expect(e.gold.path == csv.path)
         // (0,0) joy/joy; (0,1) neutral/neutral; (0,2) failed; (1,0) no gold in CSV; (1,1) joy/neutral; (1,2) no row
@@ -174,7 +175,7 @@ import Testing
         let url = dir.appendingPathComponent("annotations.jsonl")
         let text = try String(contentsOf: url, encoding: .utf8)
         try Data(("\n  \n" + text.replacingOccurrences(of: "\n", with: "\r\n") + "\r\n\n").utf8).write(to: url)
-        let e = try Evaluation.evaluate(directory: dir)
+        let e = try Evaluation.evaluate(directory: dir, allowUnknownGold: true)
         #expect(e.counts.records == 6)
         #expect(e.counts.evaluated == 4)
     }
@@ -230,8 +231,35 @@ import Testing
         }
     }
 
+    /// A gold label the model does not have is refused by default, naming the record's line.
+    @Test func unknownGoldIsRefused() throws {
+        let dir = try Self.folder(records: Self.mixed)
+        do {
+            _ = try Evaluation.evaluate(directory: dir)
+            Issue.record("accepted a gold label that is not a model label")
+        } catch let error as EvaluationError {
+            #expect(error.file.hasSuffix("annotations.jsonl"))
+            #expect(error.message.contains("\"Neutral\""))
+            #expect(error.message.contains("annotations.jsonl:6"))
+            #expect(error.message.contains("--allow-unknown-gold"))
+        }
+    }
+
+    /// Lines appended twice (a duplicated record) are counted once.
+    @Test func repeatedLinesCountOnce() throws {
+        let clean = Array(Self.mixed.prefix(2))
+        let once = try Evaluation.evaluate(directory: try Self.folder(records: clean))
+        let lines = clean.map { RecordFormat.jsonObject($0, labels: Self.labels) }
+        let twice = try Evaluation.evaluate(directory: try Self.folder(records: clean, extraLines: lines + [lines[0]]))
+        #expect(once.counts.records == 2)
+        #expect(twice.counts.records == 2)
+        #expect(twice.counts.repeatedLines == 3)
+        #expect(twice.metrics == once.metrics)
+        #expect(twice.warnings.contains { $0.contains("annotations.jsonl:3: repeats line 1 exactly; 3 repeated lines") })
+    }
+
     @Test func textReport() throws {
-        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed))
+        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed), allowUnknownGold: true)
         let text = e.text()
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.contains("records: 6  evaluated: 4 (1 degraded)  failed: 1  without gold: 1"))
@@ -249,7 +277,7 @@ import Testing
     }
 
     @Test func jsonRoundTripsAndUsesSnakeCase() throws {
-        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed))
+        let e = try Evaluation.evaluate(directory: try Self.folder(records: Self.mixed), allowUnknownGold: true)
         let data = try e.json()
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect((object["counts"] as? [String: Int])?["without_gold"] == 1)

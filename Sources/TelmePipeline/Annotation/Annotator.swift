@@ -57,15 +57,34 @@ public final class Annotator {
         self.settings = settings
         self.batchSize = max(1, batchSize)
         self.prefetchDepth = max(1, prefetchDepth)
-        teacher = try TextTeacher(model: description, weights: model)
-        audioStudent = description.audio == nil ? nil : try AudioStudent(model: description, weights: model)
-        videoStudent = description.video == nil ? nil : try VideoStudent(model: description, weights: model)
-        fusion = description.fusion == nil ? nil : try Fusion(model: description, weights: model)
-        let tokenizer = try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON,
-                                                   merges: model.tokenizerFiles.merges)
+        // Errors name the file: the networks' own errors only know tensor names.
+        func building<T>(_ what: String, _ make: () throws -> T) throws -> T {
+            do { return try make() } catch {
+                throw PipelineError("\(model.url.path): \(what): \(error); the file is not a usable model: "
+                                    + "convert it again with telme convert")
+            }
+        }
+        teacher = try building("the text teacher") { try TextTeacher(model: description, weights: model) }
+        audioStudent = description.audio == nil ? nil
+            : try building("the audio student") { try AudioStudent(model: description, weights: model) }
+        videoStudent = description.video == nil ? nil
+            : try building("the video student") { try VideoStudent(model: description, weights: model) }
+        fusion = description.fusion == nil ? nil
+            : try building("the fusion") { try Fusion(model: description, weights: model) }
+        let tokenizer = try building("its tokenizer") {
+            try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON, merges: model.tokenizerFiles.merges)
+        }
         guard tokenizer.count == description.text.encoder.vocabSize else {
             throw PipelineError("\(model.url.path): the tokenizer has \(tokenizer.count) tokens but the teacher's "
                                 + "embedding has \(description.text.encoder.vocabSize) rows")
+        }
+        // The converter's other tokenizer rules (ExportReader.checkTokenizer).
+        guard tokenizer.id(of: "<mask>") != nil else {
+            throw PipelineError("\(model.url.path): the tokenizer has no <mask> token, which the teacher's prompt needs")
+        }
+        guard tokenizer.id(of: "<pad>") == description.text.encoder.padTokenId else {
+            throw PipelineError("\(model.url.path): text.encoder.pad_token_id is \(description.text.encoder.padTokenId), "
+                                + "but the tokenizer's <pad> is \(tokenizer.id(of: "<pad>").map(String.init) ?? "missing")")
         }
         inputs = try TeacherInputBuilder(tokenizer: tokenizer, maxTextTokens: settings.maxTextTokens)
         media = MediaLoader(settings: settings, imageSize: description.video?.encoder.imageSize ?? 224,
@@ -77,8 +96,8 @@ public final class Annotator {
     /// (its range of indices into `corpus.utterances`: a dialogue, or a batch of 4 with
     /// `official-batch4`, see `units(of:semantics:)`) with its records. `only` selects the units
     /// to run (nil: all); skipped units are neither computed nor sunk, and the others get the
-    /// same records as in a run over the whole corpus (the teacher's inputs are built over all
-    /// of it, since `official` numbering looks back across dialogues). `locator` finds the
+    /// same records as in a run over the whole corpus (speakers are numbered over all of it,
+    /// since `official` numbering looks back across dialogues). `locator` finds the
     /// media and names each record's `source`; nil annotates from the transcript alone.
     /// `readMedia` false also annotates from the transcript alone but keeps the locator's names
     /// (`--text-only`): the modalities the model has are then `skipped`, not missing, and no zero
@@ -90,7 +109,10 @@ public final class Annotator {
                          only: ((Range<Int>) -> Bool)? = nil, progress: ((Double) -> Void)? = nil,
                          sink: (Range<Int>, [AnnotationRecord]) throws -> Void) throws -> RunCounts {
         let numbering = SpeakerNumbering(rawValue: settings.speakerNumbering.rawValue) ?? .official
-        let ids = inputs.inputIDs(corpus.turns, numbering: numbering)
+        // Speaker numbers over the whole corpus (official numbering looks back across
+        // dialogues); each unit's input ids are built when it runs, from its recent turns.
+        let turns = corpus.turns
+        let context = TeacherInputBuilder.Context(turns, numbering: numbering)
         let official = settings.batchSemantics == .officialBatch4
         let units = Self.units(of: corpus.utterances, semantics: settings.batchSemantics).filter { only?($0) ?? true }
         // The media of the next units are decoded while the current one runs through the model.
@@ -113,8 +135,8 @@ public final class Annotator {
                 stepsDone += 1
                 progress?(Double(done) + Double(unit.count) * min(stepsDone, steps) / steps)
             }
-            let records = try annotate(unit: unit, corpus: corpus, ids: ids, prepared: prepared, locator: locator,
-                                       official: official, step: step)
+            let records = try annotate(unit: unit, corpus: corpus, turns: turns, context: context, prepared: prepared,
+                                       locator: locator, official: official, step: step)
             for record in records { counts.add(record.status) }
             try sink(unit, records)
             done += unit.count
@@ -149,10 +171,11 @@ public final class Annotator {
 
     /// The records of the utterances `unit` (consecutive indices into `corpus.utterances`),
     /// whose prepared inputs are given in the same order; `step` is called after each model call.
-    private func annotate(unit: Range<Int>, corpus: Corpus, ids: [[Int]], prepared: [MediaInputs],
-                          locator: MediaLocator?, official: Bool, step: () -> Void) throws -> [AnnotationRecord] {
+    private func annotate(unit: Range<Int>, corpus: Corpus, turns: [DialogueTurn], context: TeacherInputBuilder.Context,
+                          prepared: [MediaInputs], locator: MediaLocator?, official: Bool,
+                          step: () -> Void) throws -> [AnnotationRecord] {
         let labels = description.labels
-        let textLogits = teacherLogits(ids: ids, unit: unit, step: step)
+        let textLogits = teacherLogits(unit: unit, turns: turns, context: context, step: step)
         let audio = try audioOutputs(prepared, official: official, step: step)
         let video = try videoOutputs(prepared, official: official, step: step)
 
@@ -213,12 +236,15 @@ public final class Annotator {
         return records
     }
 
-    /// The teacher's h_t and logits for the unit, batched `batchSize` at a time.
-    private func teacherLogits(ids: [[Int]], unit: Range<Int>, step: () -> Void) -> (hidden: Tensor, logits: Tensor) {
+    /// The teacher's h_t and logits for the unit, batched `batchSize` at a time; each batch's
+    /// input ids are built just before it runs (a unit may be a dialogue of 100,000 turns).
+    private func teacherLogits(unit: Range<Int>, turns: [DialogueTurn], context: TeacherInputBuilder.Context,
+                               step: () -> Void) -> (hidden: Tensor, logits: Tensor) {
         var hidden: [ArraySlice<Float>] = [], logits: [ArraySlice<Float>] = []
         for start in stride(from: unit.lowerBound, to: unit.upperBound, by: batchSize) {
             let members = start..<min(start + batchSize, unit.upperBound)
-            let padded = TeacherInputBuilder.leftPad(Array(ids[members]), pad: inputs.tokenizer.padID)
+            let ids = members.map { inputs.inputIDs(turn: $0, of: turns, context: context) }
+            let padded = TeacherInputBuilder.leftPad(ids, pad: inputs.tokenizer.padID)
             let (h, l) = teacher(inputIDs: padded.ids, attentionMask: padded.mask)
             for row in 0..<members.count {
                 hidden.append(h.row(row))

@@ -172,8 +172,9 @@ public final class OutputWriter {
     public func write(unit: Int, _ rendered: RenderedUnit) throws {
         precondition(started, "start(fresh:) comes first")
         let range = plan.units[unit]
-        guard rendered.statuses.count == range.count else {
-            throw PipelineError("unit \(unit): \(rendered.statuses.count) records for \(range.count) utterances")
+        guard rendered.statuses.count == range.count, rendered.jsonObjects.map({ $0.count == range.count }) ?? true else {
+            throw PipelineError("unit \(unit): \(rendered.jsonObjects?.count ?? rendered.statuses.count) records for "
+                                + "\(range.count) utterances")
         }
         var entry = UnitEntry(unit: unit, first: range.lowerBound, count: range.count, status: rendered.statuses)
         for (n, (format, file)) in files.enumerated() {

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// One record of a CSV file: its fields and the line it starts on.
 public struct CSVRow: Sendable, Equatable {
@@ -60,10 +61,10 @@ public enum CSVReader {
     /// Reads every record of the file.
     public static func read(contentsOf url: URL) throws(CorpusError) -> (rows: [CSVRow], warnings: [CorpusWarning]) {
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
+        do throws(FileRefusal) {
+            data = try RegularFile.read(url.path)
         } catch {
-            throw CorpusError(file: url.path, line: nil, message: "cannot read: \((error as NSError).localizedDescription)")
+            throw CorpusError(file: url.path, line: nil, message: "cannot read: \(error.reason)")
         }
         return try parse(data, file: url.path)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// A failure to read or evaluate an annotation folder (`telme evaluate`, `telme report`): one
 /// line naming the file and, for a record, its line.
@@ -59,10 +60,10 @@ public enum AnnotationsReader {
     public static func labels(runJSON url: URL) throws(EvaluationError) -> [String] {
         let file = url.path
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
+        do throws(FileRefusal) {
+            data = try RegularFile.read(file)
         } catch {
-            throw EvaluationError(file: file, message: "cannot read the run description: \(Self.reason(error))")
+            throw EvaluationError(file: file, message: "cannot read the run description: \(error.reason)")
         }
         struct Run: Decodable {
             struct Model: Decodable { var labels: [String] }
@@ -87,17 +88,38 @@ public enum AnnotationsReader {
     ///
     /// - Parameter labels: the model's labels; a predicted label outside them is an error.
     public static func records(jsonl url: URL, labels: [String]) throws(EvaluationError) -> [ScoredRecord] {
+        try distinctRecords(jsonl: url, labels: labels, keepRepeats: true).records
+    }
+
+    /// The records as `records(jsonl:labels:)` reads them, but a line that repeats an earlier
+    /// line byte for byte (a record appended twice) is left out; `repeated` lists such lines
+    /// with the line they repeat (1-based).
+    public static func distinctRecords(jsonl url: URL, labels: [String], keepRepeats: Bool = false)
+        throws(EvaluationError) -> (records: [ScoredRecord], repeated: [(line: Int, of: Int)]) {
         let file = url.path
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
+        do throws(FileRefusal) {
+            data = try RegularFile.read(file)
         } catch {
-            throw EvaluationError(file: file, message: "cannot read the annotations: \(Self.reason(error))")
+            throw EvaluationError(file: file, message: "cannot read the annotations: \(error.reason)")
         }
         let known = Set(labels)
         let decoder = JSONDecoder()
         var records: [ScoredRecord] = []
+        var repeated: [(line: Int, of: Int)] = []
+        // Earlier lines by their hash: (line number, byte range).
+        var seen: [Int: [(Int, Range<Int>)]] = [:]
         for (lineNumber, line, last) in lines(of: data) {
+            if !keepRepeats {
+                var hasher = Hasher()
+                line.withUnsafeBytes { hasher.combine(bytes: $0) }
+                let key = hasher.finalize()
+                if let earlier = seen[key]?.first(where: { data[$0.1] == line }) {
+                    repeated.append((lineNumber, earlier.0))
+                    continue
+                }
+                seen[key, default: []].append((lineNumber, line.startIndex..<line.endIndex))
+            }
             let fields: RecordFields
             do {
                 fields = try decoder.decode(RecordFields.self, from: line)
@@ -116,7 +138,7 @@ public enum AnnotationsReader {
                 gold: fields.gold.flatMap { $0.isEmpty ? nil : $0 }, status: fields.status, line: lineNumber,
                 transcript: fields.transcript, transcriptLine: fields.transcriptLine))
         }
-        return records
+        return (records, repeated)
     }
 
     /// The non-blank lines of a JSON Lines file: 1-based number, bytes (without the newline),
@@ -124,10 +146,13 @@ public enum AnnotationsReader {
     static func lines(of data: Data) -> [(number: Int, bytes: Data.SubSequence, last: Bool)] {
         var out: [(number: Int, bytes: Data.SubSequence, last: Bool)] = []
         var number = 0
+        // Line ends found in the raw bytes: Data's own search goes through its generic indexing.
+        let newlines: [Int] = data.withUnsafeBytes { raw in raw.indices.filter { raw[$0] == UInt8(ascii: "\n") } }
+        var ends = newlines.makeIterator()
         var start = data.startIndex
         while start < data.endIndex {
             number += 1
-            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
+            let end = ends.next().map { data.startIndex + $0 } ?? data.endIndex
             let line = data[start..<end]
             start = end == data.endIndex ? end : end + 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }

@@ -31,6 +31,8 @@ public struct Evaluation: Sendable, Equatable, Codable {
         public var goldRowsWithoutRecord: Int?
         /// With `--gold`: matched records whose own `gold` field differs from the CSV's.
         public var goldDisagreements: Int?
+        /// Lines of `annotations.jsonl` that repeat an earlier line exactly (not counted in `records`).
+        public var repeatedLines: Int?
     }
 
     /// A gold label the model cannot predict.
@@ -72,13 +74,25 @@ extension Evaluation {
     ///
     /// Throws `EvaluationError` for an unreadable or broken file (naming it and the line) and
     /// when no record has both a label and a gold label; `CorpusError` for a broken gold CSV.
+    ///
+    /// A line repeated exactly (a record appended twice) is counted once, with a warning. A gold
+    /// label that is not one of the model's labels is refused (the gold file belongs to another
+    /// dataset, or is misspelt) unless `allowUnknownGold`, which scores it as a class the model
+    /// never predicts.
     public static func evaluate(directory: URL, goldCSV: URL? = nil, layout: CorpusLayout? = nil,
-                                goldEpisodes: Corpus? = nil, goldPath: String? = nil) throws -> Evaluation {
+                                goldEpisodes: Corpus? = nil, goldPath: String? = nil,
+                                allowUnknownGold: Bool = false) throws -> Evaluation {
         let labels = try AnnotationsReader.labels(runJSON: directory.appendingPathComponent("run.json"))
         let jsonl = directory.appendingPathComponent("annotations.jsonl")
-        let records = try AnnotationsReader.records(jsonl: jsonl, labels: labels)
+        let read = try AnnotationsReader.distinctRecords(jsonl: jsonl, labels: labels)
+        let records = read.records
         var warnings: [String] = []
         var counts = Counts(records: records.count, evaluated: 0, degraded: 0, failed: 0, withoutGold: 0)
+        counts.repeatedLines = read.repeated.count
+        if let (line, earlier) = read.repeated.first {
+            warnings.append("\(jsonl.path):\(line): repeats line \(earlier) exactly; \(read.repeated.count) repeated "
+                + "line\(read.repeated.count == 1 ? "" : "s") in all, each counted once")
+        }
 
         // The gold label of each record, in record order.
         var golds: [String?]
@@ -125,6 +139,15 @@ extension Evaluation {
             source = GoldSource(kind: "records", path: nil, matching: nil)
         }
 
+        let known = Set(labels)
+        if !allowUnknownGold, let k = golds.firstIndex(where: { $0.map { !known.contains($0) } ?? false }) {
+            let where_ = goldCSV.map { "the gold CSV \($0.path) (matched to \(jsonl.path):\(records[k].line))" }
+                ?? "\(jsonl.path):\(records[k].line)"
+            throw EvaluationError(file: goldCSV?.path ?? jsonl.path, message:
+                "gold label \"\(golds[k]!)\" in \(where_) is not one of the model's labels "
+                + "(\(labels.joined(separator: ", "))): the gold labels are of another dataset or misspelt; "
+                + "--allow-unknown-gold scores them as classes the model never predicts")
+        }
         var pairs: [(gold: String, predicted: String)] = []
         pairs.reserveCapacity(records.count)
         for (record, gold) in zip(records, golds) {
@@ -143,7 +166,6 @@ extension Evaluation {
                 "no record has both a predicted and a gold label (\(counts.records) records: \(counts.failed) failed, "
                 + "\(counts.withoutGold) without gold)" + (goldCSV == nil ? "; give the corpus with --gold" : ""))
         }
-        let known = Set(labels)
         let unknown = metrics.classes.filter { !known.contains($0.label) && $0.support > 0 }
             .map { UnknownGold(label: $0.label, count: $0.support) }
         return Evaluation(directory: directory.path, gold: source, modelLabels: labels, counts: counts,

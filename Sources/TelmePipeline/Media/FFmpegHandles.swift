@@ -1,6 +1,7 @@
 // Owners of FFmpeg handles: each final class frees its handle in deinit, so a thrown error
 // anywhere in a decode loop never leaks. Nothing here is public; C types stay in this module.
 internal import CFFmpeg
+import TelmeFiles
 
 /// FFmpeg's text for an error code (the corresponding C function is `av_strerror`).
 func ffmpegMessage(_ code: Int32) -> String {
@@ -21,6 +22,10 @@ final class FormatContext {
     init(path: String) throws(MediaError) {
         _ = silenceFFmpegLogging
         self.path = path
+        // Before FFmpeg opens it: a FIFO would block the open, a device never ends.
+        if let problem = RegularFile.problem(path) {
+            throw MediaError(path: path, kind: .open, detail: problem)
+        }
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
         let opened = avformat_open_input(&context, path, nil, nil)
         guard opened >= 0, let context else {

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 import TelmeModels
 import TelmeTensor
 
@@ -185,8 +186,8 @@ public struct RunInfo: Codable, Sendable {
     /// Reads `run.json`.
     public static func read(from url: URL) throws -> RunInfo {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw PipelineError("\(url.path): cannot read")
+        do throws(FileRefusal) { data = try RegularFile.read(url.path) } catch {
+            throw PipelineError("\(error)")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase

@@ -89,6 +89,11 @@ public enum ShardMerge {
                     rendered.csvRows = bytes
                 } else {
                     rendered.jsonObjects = bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+                    guard rendered.jsonObjects?.count == entry.count else {
+                        throw PipelineError("\(file.url.path): bytes \(range) hold \(rendered.jsonObjects?.count ?? 0) records, "
+                                            + "units.jsonl says unit \(unit) has \(entry.count); the folder was changed "
+                                            + "(annotate it again)")
+                    }
                 }
             }
             if rendered.jsonObjects == nil, base.formats.contains(.json) {

@@ -13,6 +13,15 @@ public struct UnitEntry: Codable, Equatable, Sendable {
     public var jsonl: [Int]?
     public var csv: [Int]?
 
+    /// Whether the numbers are possible at all (non-negative, no overflow, one status per
+    /// utterance, byte ranges in order): an entry read from a file is checked before any of
+    /// its numbers makes a range.
+    var isWellFormed: Bool {
+        func pair(_ p: [Int]?) -> Bool { p.map { $0.count == 2 && $0[0] >= 0 && $0[0] <= $0[1] } ?? true }
+        return unit >= 0 && first >= 0 && count >= 1 && !first.addingReportingOverflow(count).overflow
+            && status.count == count && pair(jsonl) && pair(csv)
+    }
+
     /// The bytes of `format`'s file that hold this unit's records.
     public func range(_ format: OutputFormat) -> Range<Int>? {
         let pair = format == .jsonl ? jsonl : format == .csv ? csv : nil
@@ -48,7 +57,9 @@ final class UnitJournal {
         let decoder = JSONDecoder()
         while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
             do {
-                entries.append(try decoder.decode(UnitEntry.self, from: Data(bytes[start..<newline])))
+                let entry = try decoder.decode(UnitEntry.self, from: Data(bytes[start..<newline]))
+                guard entry.isWellFormed else { throw PipelineError("impossible numbers") }
+                entries.append(entry)
             } catch {
                 throw PipelineError("\(file.url.path):\(line): not a unit entry; the folder was changed by hand? "
                                     + "(--overwrite starts the run again)")

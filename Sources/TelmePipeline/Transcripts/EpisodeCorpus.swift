@@ -128,8 +128,11 @@ public struct EpisodeCorpus: Sendable {
     /// episode has both a video and a transcript. `withoutVideo` (`--text-only`) also reads the
     /// transcripts that have no video (their utterances name no media). `only` reads the one
     /// episode of that name (a transcript given as the corpus).
+    ///
+    /// A transcript that is a symbolic link to a file outside `folder` (once links and `..` are
+    /// resolved) is not read unless `allowOutsideRoot`: its episode is skipped with a problem.
     public static func read(folder: URL, dialogueGap: Double = defaultDialogueGap, withoutVideo: Bool = false,
-                            only: String? = nil) throws(CorpusError) -> EpisodeCorpus {
+                            only: String? = nil, allowOutsideRoot: Bool = false) throws(CorpusError) -> EpisodeCorpus {
         guard !dialogueGap.isNaN, dialogueGap >= 0 else {
             throw CorpusError(file: folder.path, line: nil, message:
                 "the dialogue gap must be a number of seconds >= 0, not \(dialogueGap)")
@@ -165,7 +168,14 @@ public struct EpisodeCorpus: Sendable {
             if transcripts.count > 1, !whisperXSet {
                 problems.append(.severalTranscripts(chosen: transcriptPath, ignored: Array(transcripts.dropFirst())))
             }
-            do {
+            do throws(CorpusError) {
+                if !allowOutsideRoot {
+                    let root = MediaLocator.resolved(folder.path), real = MediaLocator.resolved(transcriptPath)
+                    guard real.hasPrefix(root == "/" ? "/" : root + "/") else {
+                        throw CorpusError(file: transcriptPath, line: nil, message:
+                            "is \(real), outside the episodes folder \(root); not read (--allow-outside-root reads it)")
+                    }
+                }
                 let transcript = try Transcript(contentsOf: URL(fileURLWithPath: transcriptPath), format: format)
                 warnings += transcript.warnings
                 let unnamed = transcript.cues.filter(\.speaker.isEmpty)

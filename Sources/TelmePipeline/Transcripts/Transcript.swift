@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// The transcript formats an episode may come with.
 public enum TranscriptFormat: String, Sendable, CaseIterable, Codable {
@@ -115,10 +116,10 @@ public struct Transcript: Sendable {
                 "not a transcript: the extension must be .srt, .vtt, .json or .csv")
         }
         let data: Data
-        do {
-            data = try Data(contentsOf: url)
+        do throws(FileRefusal) {
+            data = try RegularFile.read(url.path)
         } catch {
-            throw CorpusError(file: url.path, line: nil, message: "cannot read: \((error as NSError).localizedDescription)")
+            throw CorpusError(file: url.path, line: nil, message: "cannot read: \(error.reason)")
         }
         self = try Transcript.parse(data, format: resolved, file: url.path)
     }
