@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 import TelmeFormat
 import TelmePipeline
 
@@ -18,7 +19,8 @@ func openModel(_ path: String, verifyChecksums: Bool = true) throws -> TelmeFile
 /// Whether `url` is an HDF5 file: by its extension, or by the signature HDF5 writes at offset 0.
 func isHDF5(_ url: URL) -> Bool {
     if ["h5", "hdf5"].contains(url.pathExtension.lowercased()) { return true }
-    guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+    // Only a regular file is opened here: a FIFO would block (the model reader then refuses it).
+    guard RegularFile.problem(url.path) == nil, let handle = try? FileHandle(forReadingFrom: url) else { return false }
     defer { try? handle.close() }
     let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
     return (try? handle.read(upToCount: 8)).map { [UInt8]($0) == signature } ?? false
