@@ -8,7 +8,7 @@ import TelmeTensor
 struct ComputeOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "The library of the matrix products: auto, openblas or onednn.",
-        discussion: "auto: OpenBLAS, unless it runs kernels below what the CPU can do (a CPU it does not know): then oneDNN (telme system says which and why)."))
+        discussion: "auto: oneDNN where the CPU has AVX-512 or OpenBLAS runs kernels below the CPU (a CPU it does not know), else OpenBLAS (telme system says which and why)."))
     var backend: BackendChoice = .auto
 
     @Option(help: "f32 (exact, the default) or int8 (the encoders' dense layers in int8 on oneDNN; see the README for its error).")

@@ -68,15 +68,18 @@ public struct Platform: Codable, Sendable, Equatable {
         onednn = Library(name: "oneDNN", version: onednnVersion, kernels: onednnISA,
                          level: onednnISA.hasPrefix("avx512") ? .avx512 : onednnISA.hasPrefix("avx2") ? .avx2
                             : onednnISA == "avx" ? .avx : .sse)
-        // Measured (README, Benchmark): on an AVX-512 EPYC, OpenBLAS's Cooperlake kernels ran the
-        // encoders' shapes faster than oneDNN 2.6's packed matmul as telme drives it; so oneDNN
-        // only where OpenBLAS runs kernels below the CPU (a CPU it does not know).
-        if openblas.level < level {
+        // Measured (README, Benchmark), on a quiet AVX-512 EPYC: oneDNN's packed matmul ran the
+        // encoders 1.16 to 1.55x faster than OpenBLAS's Cooperlake kernels (on a loaded machine
+        // it was no faster: its OpenMP regions wait for descheduled threads).
+        if onednn.level == .avx512 {
+            autoBackend = .onednn
+            autoReason = "the CPU has AVX-512, where oneDNN's packed matmul was measured faster than OpenBLAS"
+        } else if openblas.level < level {
             autoBackend = .onednn
             autoReason = "OpenBLAS runs its \(openblas.kernels) (\(openblas.level)) kernels on this \(level) CPU"
         } else {
             autoBackend = .openblas
-            autoReason = "OpenBLAS's \(openblas.kernels) kernels use the CPU's \(level); oneDNN was measured no faster"
+            autoReason = "OpenBLAS's \(openblas.kernels) kernels use the CPU's \(level); oneDNN was not measured faster there"
         }
     }
 

@@ -8,13 +8,13 @@ import Testing
                                       "avx512_bf16"]
     static let avx2: Set<String> = ["sse4_2", "avx", "avx2", "fma"]
 
-    @Test func avx512CPUWithAKnownCoreKeepsOpenBLAS() {
+    @Test func avx512CPUPicksOneDNN() {
         let p = Platform(cpu: "Xeon", flags: Self.avx512, openblasCore: "Cooperlake",
                          openblasConfig: "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64",
                          onednnVersion: "2.6.3", onednnISA: "avx512_core_bf16")
         #expect(p.level == .avx512)
         #expect(p.openblas.version == "0.3.21")
-        #expect(p.autoBackend == .openblas)
+        #expect(p.autoBackend == .onednn)
         #expect(p.warning(for: .openblas) == nil)
         #expect(p.warning(for: .onednn) == nil)
     }
