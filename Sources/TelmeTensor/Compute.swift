@@ -58,9 +58,6 @@ public enum Compute {
     public static func setThreads(_ count: Int) {
         Gemm.setThreads(count)
     }
-
-    /// The thread count in force.
-    public static var threads: Int { Gemm.threads }
 }
 
 /// A compute setting that cannot run.

@@ -53,9 +53,6 @@ public struct Linear: Sendable {
         if activation == .gelu { Ops.gelu(&y) }
         return y
     }
-
-    /// The oneDNN implementation that runs this layer on `rows` rows (nil on OpenBLAS).
-    public func implementation(rows: Int) -> String? { packed?.implementation(rows: rows) }
 }
 
 /// What a dense layer applies to its product.

@@ -253,16 +253,6 @@ final class PackedDense: @unchecked Sendable {
         }
     }
 
-    /// The name of the implementation oneDNN runs for `rows` rows (e.g. `brg:avx512_core`).
-    func implementation(rows: Int) -> String {
-        let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, weights: &weightsDesc,
-                                    precision: precision, withBias: bias != nil, gelu: gelu, channelScales: channelScales)
-        defer { dnnl_primitive_desc_destroy(pd) }
-        var name: UnsafePointer<CChar>?
-        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name)
-        return name.map { String(cString: $0) } ?? "?"
-    }
-
     /// `x W^T + b` over every row of `x`.
     func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.cols == inFeatures, "linear: input width \(x.cols), weight \(outFeatures) x \(inFeatures)")
