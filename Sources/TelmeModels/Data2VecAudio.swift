@@ -51,10 +51,11 @@ public final class Data2VecAudio: Sendable {
     }
 
     struct EncoderLayer {
-        var q, k, v, out: Linear
-        var normWeight, normBias: WeightView
+        /// q_proj, k_proj and v_proj in one product (`Linear(stacking:)`).
+        var queryKeyValue, out: Linear
+        var norm: LayerNorm
         var intermediate, output: Linear
-        var finalNormWeight, finalNormBias: WeightView
+        var finalNorm: LayerNorm
     }
 
     public let config: Data2VecAudioConfig
@@ -112,17 +113,20 @@ public final class Data2VecAudio: Sendable {
         let f = config.intermediateSize
         layers = try (0..<config.numHiddenLayers).map { i in
             let p = "\(prefix)encoder.layers.\(i)"
-            func w(_ name: String, _ shape: [Int]) throws -> WeightView { try weights.weight("\(p).\(name)", shape: shape) }
+            func norm(_ name: String) throws -> LayerNorm {
+                try LayerNorm(weights, "\(p).\(name)", width: h, eps: config.layerNormEps)
+            }
             func dense(_ name: String, out: Int, in inDim: Int, activation: Activation = .none) throws -> Linear {
                 try Linear(weights, "\(p).\(name)", out: out, in: inDim, activation: activation, quantisable: true)
             }
             return EncoderLayer(
-                q: try dense("attention.q_proj", out: h, in: h), k: try dense("attention.k_proj", out: h, in: h),
-                v: try dense("attention.v_proj", out: h, in: h), out: try dense("attention.out_proj", out: h, in: h),
-                normWeight: try w("layer_norm.weight", [h]), normBias: try w("layer_norm.bias", [h]),
+                queryKeyValue: try Linear(weights, stacking: ["q_proj", "k_proj", "v_proj"].map { "\(p).attention.\($0)" },
+                                          out: h, in: h, quantisable: true),
+                out: try dense("attention.out_proj", out: h, in: h),
+                norm: try norm("layer_norm"),
                 intermediate: try dense("feed_forward.intermediate_dense", out: f, in: h, activation: .gelu),
                 output: try dense("feed_forward.output_dense", out: h, in: f),
-                finalNormWeight: try w("final_layer_norm.weight", [h]), finalNormBias: try w("final_layer_norm.bias", [h]))
+                finalNorm: try norm("final_layer_norm"))
         }
 
         var minimum = 1
@@ -241,22 +245,22 @@ public final class Data2VecAudio: Sendable {
     func encoderLayer(_ layer: EncoderLayer, _ input: Tensor, firstFrameOnly: Bool) -> Tensor {
         let batch = input.shape[0], length = input.shape[1]
         let residual = firstFrameOnly ? Self.firstFrames(input) : input
-        var q = layer.q(residual)
-        let k = layer.k(input)
-        let v = layer.v(input)
-        // HF scales the projected queries (not the scores) by head_dim^-0.5.
-        let headDim = config.hiddenSize / config.numAttentionHeads
-        let scaling = Float(1 / Double(headDim).squareRoot())
-        q.data.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] *= scaling }
+        let h = config.hiddenSize
+        var projected = layer.queryKeyValue(input)
+        // HF scales the projected queries (not the scores) by head_dim^-0.5. (With
+        // `firstFrameOnly` the other frames' queries are computed too: one stacked product.)
+        let scaling = Float(1 / Double(h / config.numAttentionHeads).squareRoot())
+        projected.data.withUnsafeMutableBufferPointer { p in
+            for row in 0..<(batch * length) {
+                for i in (row * 3 * h)..<(row * 3 * h + h) { p[i] *= scaling }
+            }
         }
-        let context = Ops.attention(q: q, k: k, v: v, batch: batch, seqQ: q.shape[1], seqK: length,
-                                    heads: config.numAttentionHeads, scale: 1)
-        let eps = Float(config.layerNormEps)
-        var x = layer.out(context)
-        Ops.addLayerNorm(&x, residual: residual, weight: layer.normWeight, bias: layer.normBias, eps: eps)
+        let context = Ops.selfAttention(projected, batch: batch, length: length, heads: config.numAttentionHeads,
+                                        queryPosition: firstFrameOnly ? 0 : nil, scale: 1)
+        var x = layer.out(context.reshaped(residual.shape))
+        layer.norm(&x, residual: residual)
         var y = layer.output(layer.intermediate(x))
-        Ops.addLayerNorm(&y, residual: x, weight: layer.finalNormWeight, bias: layer.finalNormBias, eps: eps)
+        layer.finalNorm(&y, residual: x)
         return y
     }
 

@@ -82,9 +82,8 @@ public struct RobertaEmbeddings: Sendable {
 
 /// One post-LN RoBERTa layer: self-attention, add & LayerNorm, GELU feed-forward, add & LayerNorm.
 public struct RobertaLayer: Sendable {
-    public let query: Linear
-    public let key: Linear
-    public let value: Linear
+    /// Query, key and value in one product (`Linear(stacking:)`).
+    public let queryKeyValue: Linear
     public let attentionOutput: Linear
     public let attentionLayerNorm: LayerNorm
     public let intermediate: Linear
@@ -96,9 +95,8 @@ public struct RobertaLayer: Sendable {
     public init(config c: RobertaConfig, weights: any WeightSource, prefix: String, index: Int) throws {
         let p = "\(prefix)encoder.layer.\(index)"
         let h = c.hiddenSize
-        query = try Linear(weights, "\(p).attention.self.query", out: h, in: h, quantisable: true)
-        key = try Linear(weights, "\(p).attention.self.key", out: h, in: h, quantisable: true)
-        value = try Linear(weights, "\(p).attention.self.value", out: h, in: h, quantisable: true)
+        queryKeyValue = try Linear(weights, stacking: ["query", "key", "value"].map { "\(p).attention.self.\($0)" },
+                                   out: h, in: h, quantisable: true)
         attentionOutput = try Linear(weights, "\(p).attention.output.dense", out: h, in: h, quantisable: true)
         attentionLayerNorm = try LayerNorm(weights, "\(p).attention.output.LayerNorm", width: h, eps: c.layerNormEps)
         intermediate = try Linear(weights, "\(p).intermediate.dense", out: c.intermediateSize, in: h, activation: .gelu,
@@ -110,9 +108,8 @@ public struct RobertaLayer: Sendable {
 
     /// The layer over every position: `x` is `[B, L, hidden]`, so is the result.
     public func callAsFunction(_ x: Tensor, batch: Int, length: Int, keyMask: [[Bool]]) -> Tensor {
-        let context = Ops.attention(q: query(x), k: key(x), v: value(x), batch: batch, seqQ: length, seqK: length,
-                                    heads: heads, keyMask: keyMask)
-        return feedForward(context, residual: x)
+        let context = Ops.selfAttention(queryKeyValue(x), batch: batch, length: length, heads: heads, keyMask: keyMask)
+        return feedForward(context.reshaped(x.shape), residual: x)
     }
 
     /// The layer's output at the given row of every sequence only (`[B, hidden]`). Keys and
@@ -120,9 +117,10 @@ public struct RobertaLayer: Sendable {
     public func callAsFunction(_ x: Tensor, batch: Int, length: Int, keyMask: [[Bool]], onlyPosition: Int) -> Tensor {
         let rows = (0..<batch).map { $0 * length + onlyPosition }
         let selected = Ops.selectRows(x, rows)
-        let context = Ops.attention(q: query(selected), k: key(x), v: value(x), batch: batch, seqQ: 1, seqK: length,
-                                    heads: heads, keyMask: keyMask)
-        return feedForward(context, residual: selected)
+        // The query of every position is computed too (one stacked product; 1/72 of the layer).
+        let context = Ops.selfAttention(queryKeyValue(x), batch: batch, length: length, heads: heads,
+                                        queryPosition: onlyPosition, keyMask: keyMask)
+        return feedForward(context.reshaped(selected.shape), residual: selected)
     }
 
     private func feedForward(_ context: Tensor, residual: Tensor) -> Tensor {

@@ -221,14 +221,19 @@ enum Kernels {
         let a: Float = top > 0 && top.isFinite ? top / 127 : 1
         let inverse = Lanes(repeating: 1 / a)
         let low = Lanes(repeating: -127), high = Lanes(repeating: 127)
+        let magic = Lanes(repeating: 12_582_912), magicBits = SIMD8<Int32>(repeating: 0x4B40_0000)
         i = 0
         while i + width <= count {
             var v = (load(x + i) * inverse).rounded(.toNearestOrEven)
-            // Clamped, and NaN to 0 (the conversion below traps on what is not a number).
+            // Clamped, and NaN to 0.
             v = v.replacing(with: low, where: v .< low).replacing(with: high, where: v .> high)
                 .replacing(with: 0, where: v .!= v)
-            let n = SIMD8<Int32>(v, rounding: .towardZero)
-            for j in 0..<width { q[i + j] = Int8(truncatingIfNeeded: n[j]) }
+            // A whole number in [-127, 127] plus 1.5 * 2^23 has that number in its low
+            // mantissa bits (offset by 2^22): the integer without a float-to-int conversion,
+            // which Swift does lane by lane through a generic path (perf: most of an int8
+            // model build and 14 % of an int8 run).
+            let bits = unsafeBitCast(v + magic, to: SIMD8<Int32>.self) &- magicBits
+            UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: bits), as: SIMD8<Int8>.self)
             i += width
         }
         while i < count {

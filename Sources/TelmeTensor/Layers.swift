@@ -6,11 +6,14 @@
 /// dense layers) runs in int8 when that is the precision in force; the others (embeddings'
 /// projections, heads, fusion) always stay float32.
 public struct Linear: Sendable {
-    public let weight: WeightView
-    public let bias: WeightView?
+    /// The weights the OpenBLAS path reads (oneDNN reads its packed copy).
+    private let weight: WeightView
+    private let bias: WeightView?
     /// Applied to the product: exact GELU for the feed-forward's first layer.
     public let activation: Activation
     private let packed: PackedDense?
+    /// Owns `weight` and `bias` when they were stacked from several tensors for OpenBLAS.
+    private var stacked: StackedWeights?
 
     /// Fetches `<name>.weight` (`out x in`) and, when `bias`, `<name>.bias` (`out`), checking shapes.
     public init(_ weights: any WeightSource, _ name: String, out: Int, in inDim: Int, bias: Bool = true,
@@ -20,6 +23,23 @@ public struct Linear: Sendable {
                   quantisable: quantisable)
         // oneDNN keeps its own packed copy: the file's pages of these weights can go.
         if packed != nil { weights.release(weight) }
+    }
+
+    /// Layers that read the same input, run as one product: the tensors `<name>.weight` (each
+    /// `out x in`) and `<name>.bias` of `names` stacked by rows, so the result holds their outputs
+    /// side by side in the order of `names` (attention's query, key and value: `x [Wq; Wk; Wv]^T`).
+    /// Each output column is the same dot product as in its own layer.
+    public init(_ weights: any WeightSource, stacking names: [String], out: Int, in inDim: Int,
+                quantisable: Bool = false) throws {
+        let parts = try names.map { name in
+            (weight: try weights.weight("\(name).weight", shape: [out, inDim]),
+             bias: try weights.weight("\(name).bias", shape: [out]))
+        }
+        let copy = StackedWeights(parts, out: out, in: inDim)
+        self.init(weight: copy.weight, bias: copy.bias, quantisable: quantisable)
+        // oneDNN packed its own copy; OpenBLAS reads the stacked one. The file's pages can go.
+        if packed == nil { stacked = copy }
+        for part in parts { weights.release(part.weight) }
     }
 
     /// A layer on weights already fetched (`weight` is `out x in`, `bias` is `out`). The memory
@@ -53,6 +73,27 @@ public struct Linear: Sendable {
         if activation == .gelu { Ops.gelu(&y) }
         return y
     }
+}
+
+/// Weights of several layers stacked by rows in memory of their own.
+private final class StackedWeights: @unchecked Sendable {
+    let weight: WeightView
+    let bias: WeightView
+    private let storage: UnsafeMutableBufferPointer<Float>
+
+    init(_ parts: [(weight: WeightView, bias: WeightView)], out: Int, in inDim: Int) {
+        let rows = out * parts.count
+        storage = .allocate(capacity: rows * inDim + rows)
+        let base = storage.baseAddress!, biasBase = base + rows * inDim
+        for (i, part) in parts.enumerated() {
+            (base + i * out * inDim).initialize(from: part.weight.base, count: out * inDim)
+            (biasBase + i * out).initialize(from: part.bias.base, count: out)
+        }
+        weight = WeightView(shape: [rows, inDim], base: base)
+        bias = WeightView(shape: [rows], base: biasBase)
+    }
+
+    deinit { storage.deallocate() }
 }
 
 /// What a dense layer applies to its product.

@@ -14,6 +14,13 @@ enum OneDNN {
         return engine!
     }()
 
+    /// The stream every layer's product runs on, one at a time (`Gemm.exclusively`).
+    nonisolated(unsafe) static let stream: dnnl_stream_t = {
+        var stream: dnnl_stream_t?
+        check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        return stream!
+    }()
+
     /// Stops on a oneDNN failure. Shapes reach oneDNN only after the models have checked them,
     /// so a failure here is a bug (or memory exhausted), never a property of an input file.
     static func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
@@ -85,8 +92,8 @@ enum OneDNN {
 private final class Memory {
     let handle: dnnl_memory_t
 
-    /// Memory over the caller's buffer, which must outlive it.
-    init(_ desc: UnsafePointer<dnnl_memory_desc_t>, pointer: UnsafeMutableRawPointer) {
+    /// Memory over the caller's buffer, which must outlive it (or over none yet: `point(at:)`).
+    init(_ desc: UnsafePointer<dnnl_memory_desc_t>, pointer: UnsafeMutableRawPointer?) {
         var memory: dnnl_memory_t?
         OneDNN.check(dnnl_memory_create(&memory, desc, OneDNN.engine, pointer), "creating memory")
         handle = memory!
@@ -100,37 +107,48 @@ private final class Memory {
         handle = memory!
     }
 
+    /// Makes the memory refer to another buffer of the same description.
+    func point(at pointer: UnsafeMutableRawPointer) {
+        OneDNN.check(dnnl_memory_set_data_handle(handle, pointer), "setting a buffer")
+    }
+
     deinit { dnnl_memory_destroy(handle) }
 }
 
-/// A plain row-major descriptor (or one with explicit strides).
-private func plainDesc(_ dims: [Int], _ type: dnnl_data_type_t, strides: [Int]? = nil) -> dnnl_memory_desc_t {
+/// A `rows x cols` matrix as oneDNN's 3-D `1 x rows x cols` (row-major, or with the given
+/// strides of rows and columns). Products are described in 3-D because oneDNN 2.6's brgemm
+/// kernels take a per-row post-op argument (`1 x rows x 1`) only there: in 2-D the same
+/// int8 product falls to the reference kernel.
+private func matrixDesc(_ rows: Int, _ cols: Int, _ type: dnnl_data_type_t,
+                        strides: (rows: Int, cols: Int)? = nil) -> dnnl_memory_desc_t {
     var desc = dnnl_memory_desc_t()
-    let d = dims.map { dnnl_dim_t($0) }
+    let dims = [1, dnnl_dim_t(rows), dnnl_dim_t(cols)]
     if let strides {
-        let s = strides.map { dnnl_dim_t($0) }
-        OneDNN.check(dnnl_memory_desc_init_by_strides(&desc, Int32(d.count), d, type, s), "describing memory")
+        let s = [dnnl_dim_t(rows * cols), dnnl_dim_t(strides.rows), dnnl_dim_t(strides.cols)]
+        OneDNN.check(dnnl_memory_desc_init_by_strides(&desc, 3, dims, type, s), "describing memory")
     } else {
-        OneDNN.check(dnnl_memory_desc_init_by_tag(&desc, Int32(d.count), d, type, d.count == 1 ? dnnl_a : dnnl_ab),
-                     "describing memory")
+        OneDNN.check(dnnl_memory_desc_init_by_tag(&desc, 3, dims, type, dnnl_abc), "describing memory")
     }
     return desc
 }
 
 /// A dense layer `x W^T + b` on oneDNN's matmul, with W (PyTorch's `out x in`) reordered once
 /// into the layout oneDNN picks for this CPU. The product of each row count gets its own
-/// primitive, made on first use and kept (they all read the same packed weights).
+/// `Plan` (primitive and memory objects), made on first use and kept; they all read the same
+/// packed weights.
 ///
 /// In int8, W is quantised symmetrically per output channel (`s_n = max|W_n| / 127`), and each
-/// product quantises its input per row (`a_m = max|x_m| / 127`): `y = a_m s_n (qx_m . qW_n) + b`,
-/// with the int32 sums and `s_n` from oneDNN (VNNI where the CPU has it) and `a_m` and the bias
-/// applied in float after it.
+/// product quantises its input per row (`a_m = max|x_m| / 127`): `y = a_m s_n (qx_m . qW_n) + b`.
+/// One primitive does all of it after the quantisation: the int32 sums (VNNI where the CPU has
+/// it), `s_n` as output scales fixed in the primitive, then post-ops multiplying by the row
+/// scales `a_m` (given at run time), adding the bias and GELU.
 final class PackedDense: @unchecked Sendable {
     let outFeatures: Int
     let inFeatures: Int
     let precision: Precision
-    private let bias: WeightView?
-    /// GELU after the bias: oneDNN's `gelu_erf` post-op in float32, `Kernels.gelu` in int8.
+    /// A copy of the bias (the caller's may be temporary, as a stacked layer's is).
+    private let bias: UnsafeMutableBufferPointer<Float>?
+    /// GELU after the bias (oneDNN's `gelu_erf` post-op).
     private let gelu: Bool
     /// The packed weights (float32, or int8 with oneDNN's compensation for signed inputs).
     private let weights: Memory
@@ -138,7 +156,7 @@ final class PackedDense: @unchecked Sendable {
     /// int8: `s_n` of each output channel.
     private let channelScales: [Float]
     /// By row count.
-    private let primitives = Mutex<[Int: dnnl_primitive_t]>([:])
+    private let plans = Mutex<[Int: Plan]>([:])
 
     /// The row count whose primitive picks the packed layout (oneDNN's blocking depends on the
     /// output and input widths; every row count then runs on the same packed weights).
@@ -148,32 +166,27 @@ final class PackedDense: @unchecked Sendable {
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
         self.precision = precision
-        self.bias = bias
+        self.bias = bias.map { b in
+            let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: b.count)
+            _ = copy.initialize(from: b.buffer)
+            return copy
+        }
         self.gelu = gelu
         let n = outFeatures, k = inFeatures
         // W as oneDNN's `K x N` weights: element (k, n) at n * K + k.
         let elementType = precision == .int8 ? dnnl_s8 : dnnl_f32
-        var userDesc = plainDesc([k, n], elementType, strides: [1, k])
+        var userDesc = matrixDesc(k, n, elementType, strides: (rows: 1, cols: k))
         var anyDesc = dnnl_memory_desc_t()
-        OneDNN.check(dnnl_memory_desc_init_by_tag(&anyDesc, 2, [dnnl_dim_t(k), dnnl_dim_t(n)], elementType,
+        OneDNN.check(dnnl_memory_desc_init_by_tag(&anyDesc, 3, [1, dnnl_dim_t(k), dnnl_dim_t(n)], elementType,
                                                   dnnl_format_tag_any), "describing weights")
         var quantised: [Int8] = []
-        var scales: [Float] = []
         if precision == .int8 {
-            quantised = [Int8](repeating: 0, count: n * k)
-            scales = [Float](repeating: 1, count: n)
-            for row in 0..<n {
-                let w = weight.base + row * k
-                var largest: Float = 0
-                for i in 0..<k { largest = max(largest, abs(w[i])) }
-                let s = largest > 0 ? largest / 127 : 1
-                scales[row] = s
-                for i in 0..<k { quantised[row * k + i] = Int8(max(-127, min(127, (w[i] / s).rounded(.toNearestOrEven)))) }
-            }
+            (quantised, channelScales) = Quantize.channels(weight)
+        } else {
+            channelScales = []
         }
-        channelScales = scales
         let layoutPD = Self.primitiveDesc(rows: Self.layoutRows, n: n, k: k, weights: &anyDesc, precision: precision,
-                                          withBias: bias != nil, gelu: gelu, channelScales: scales)
+                                          withBias: bias != nil, gelu: gelu, channelScales: channelScales)
         defer { dnnl_primitive_desc_destroy(layoutPD) }
         weightsDesc = dnnl_primitive_desc_query_md(layoutPD, dnnl_query_weights_md, 0)!.pointee
         weights = Memory(allocating: &weightsDesc)
@@ -189,9 +202,9 @@ final class PackedDense: @unchecked Sendable {
     }
 
     deinit {
-        primitives.withLock { cache in
-            for p in cache.values { dnnl_primitive_destroy(p) }
-        }
+        // The plans (whose memory objects point at the bias) go first.
+        plans.withLock { $0.removeAll() }
+        bias?.deallocate()
     }
 
     private func reorder(_ source: Memory, from sourceDesc: inout dnnl_memory_desc_t) {
@@ -204,21 +217,26 @@ final class PackedDense: @unchecked Sendable {
         defer { dnnl_primitive_destroy(primitive) }
         var args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source.handle),
                     dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: weights.handle)]
-        execute(primitive!, &args)
+        var stream: dnnl_stream_t?
+        OneDNN.check(dnnl_stream_create(&stream, OneDNN.engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        defer { dnnl_stream_destroy(stream) }
+        execute(primitive!, &args, on: stream!)
     }
 
-    /// The matmul `[rows, k] x weights -> [rows, n]` (float32 out), with the bias in float32
-    /// mode, and the per-channel output scales `s_n` in int8 (fixed in the primitive: oneDNN 2.6
-    /// runs scales given at run time on its generic gemm, not on the VNNI brgemm kernels).
+    /// The matmul `[rows, k] x weights -> [rows, n]` (float32 out). float32: the bias as
+    /// oneDNN's bias, GELU as a post-op. int8: the per-channel output scales `s_n` fixed in the
+    /// primitive (oneDNN 2.6 runs scales given at run time on its generic gemm, not on the VNNI
+    /// brgemm kernels), then post-ops: times the row scales (`[rows, 1]`, a run-time argument),
+    /// plus the bias (`[1, n]`), GELU.
     private static func primitiveDesc(rows: Int, n: Int, k: Int, weights: inout dnnl_memory_desc_t,
                                       precision: Precision, withBias: Bool, gelu: Bool,
                                       channelScales: [Float]) -> dnnl_primitive_desc_t {
-        var src = plainDesc([rows, k], precision == .int8 ? dnnl_s8 : dnnl_f32)
-        var dst = plainDesc([rows, n], dnnl_f32)
-        var biasDesc = plainDesc([1, n], dnnl_f32)
+        let int8 = precision == .int8
+        var src = matrixDesc(rows, k, int8 ? dnnl_s8 : dnnl_f32)
+        var dst = matrixDesc(rows, n, dnnl_f32)
+        var biasDesc = matrixDesc(1, n, dnnl_f32)
         var desc = dnnl_matmul_desc_t()
-        let useBias = withBias && precision == .f32
-        if useBias {
+        if withBias && !int8 {
             OneDNN.check(dnnl_matmul_desc_init(&desc, &src, &weights, &biasDesc, &dst), "describing a matmul")
         } else {
             OneDNN.check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "describing a matmul")
@@ -226,30 +244,89 @@ final class PackedDense: @unchecked Sendable {
         var attr: dnnl_primitive_attr_t?
         OneDNN.check(dnnl_primitive_attr_create(&attr), "creating attributes")
         defer { dnnl_primitive_attr_destroy(attr) }
-        if precision == .int8 {
-            OneDNN.check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(n), 1 << 1, channelScales), "setting scales")
-        } else if gelu {
-            var postOps: dnnl_post_ops_t?
-            OneDNN.check(dnnl_post_ops_create(&postOps), "creating post-ops")
-            defer { dnnl_post_ops_destroy(postOps) }
-            OneDNN.check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_gelu_erf, 0, 0), "adding GELU")
-            OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
+        var postOps: dnnl_post_ops_t?
+        OneDNN.check(dnnl_post_ops_create(&postOps), "creating post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        if int8 {
+            OneDNN.check(dnnl_primitive_attr_set_output_scales(attr, dnnl_dim_t(n), 1 << 2, channelScales), "setting scales")
+            var rowScales = matrixDesc(rows, 1, dnnl_f32)
+            OneDNN.check(dnnl_post_ops_append_binary(postOps, dnnl_binary_mul, &rowScales), "adding row scales")
+            if withBias {
+                OneDNN.check(dnnl_post_ops_append_binary(postOps, dnnl_binary_add, &biasDesc), "adding the bias")
+            }
         }
+        if gelu {
+            OneDNN.check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_gelu_erf, 0, 0), "adding GELU")
+        }
+        OneDNN.check(dnnl_primitive_attr_set_post_ops(attr, postOps), "setting post-ops")
         var pd: dnnl_primitive_desc_t?
         OneDNN.check(dnnl_primitive_desc_create(&pd, &desc, attr, OneDNN.engine, nil), "creating a matmul")
         return pd!
     }
 
-    private func primitive(rows: Int) -> dnnl_primitive_t {
-        primitives.withLock { cache in
-            if let p = cache[rows] { return p }
-            let pd = Self.primitiveDesc(rows: rows, n: outFeatures, k: inFeatures, weights: &weightsDesc,
-                                        precision: precision, withBias: bias != nil, gelu: gelu, channelScales: channelScales)
+    /// The primitive of one row count and the memory objects of its arguments. The source,
+    /// destination and row-scale objects are re-pointed at each call's buffers; calls run one
+    /// at a time (`Gemm.exclusively`), so a plan is never used by two at once.
+    private final class Plan {
+        let primitive: dnnl_primitive_t
+        let source: Memory
+        let destination: Memory
+        let rowScales: Memory?
+        var arguments: [dnnl_exec_arg_t]
+        /// Keeps the bias memory object alive (it points at the layer's bias for good).
+        private let bias: Memory?
+
+        init(_ layer: PackedDense, rows: Int) {
+            let int8 = layer.precision == .int8
+            let pd = PackedDense.primitiveDesc(rows: rows, n: layer.outFeatures, k: layer.inFeatures,
+                                               weights: &layer.weightsDesc, precision: layer.precision,
+                                               withBias: layer.bias != nil, gelu: layer.gelu,
+                                               channelScales: layer.channelScales)
             defer { dnnl_primitive_desc_destroy(pd) }
             var p: dnnl_primitive_t?
             OneDNN.check(dnnl_primitive_create(&p, pd), "creating a matmul for \(rows) rows")
-            cache[rows] = p!
-            return p!
+            primitive = p!
+            var srcDesc = matrixDesc(rows, layer.inFeatures, int8 ? dnnl_s8 : dnnl_f32)
+            var dstDesc = matrixDesc(rows, layer.outFeatures, dnnl_f32)
+            source = Memory(&srcDesc, pointer: nil)
+            destination = Memory(&dstDesc, pointer: nil)
+            arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: source.handle),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: layer.weights.handle),
+                         dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: destination.handle)]
+            var biasDesc = matrixDesc(1, layer.outFeatures, dnnl_f32)
+            bias = layer.bias.map { Memory(&biasDesc, pointer: UnsafeMutableRawPointer($0.baseAddress!)) }
+            if int8 {
+                var scalesDesc = matrixDesc(rows, 1, dnnl_f32)
+                let scales = Memory(&scalesDesc, pointer: nil)
+                rowScales = scales
+                arguments.append(dnnl_exec_arg_t(arg: postOpArgument(0), memory: scales.handle))
+                if let bias { arguments.append(dnnl_exec_arg_t(arg: postOpArgument(1), memory: bias.handle)) }
+            } else {
+                rowScales = nil
+                if let bias { arguments.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: bias.handle)) }
+            }
+        }
+
+        deinit { dnnl_primitive_destroy(primitive) }
+
+        /// Runs on `source` into `destination` (and the row scales in int8), on the shared stream.
+        func run(source src: UnsafeRawPointer, destination dst: UnsafeMutablePointer<Float>,
+                 rowScales scales: UnsafePointer<Float>?) {
+            Gemm.exclusively {
+                source.point(at: UnsafeMutableRawPointer(mutating: src))
+                destination.point(at: UnsafeMutableRawPointer(dst))
+                if let rowScales, let scales { rowScales.point(at: UnsafeMutableRawPointer(mutating: scales)) }
+                execute(primitive, &arguments, on: OneDNN.stream)
+            }
+        }
+    }
+
+    private func plan(rows: Int) -> Plan {
+        plans.withLock { cache in
+            if let plan = cache[rows] { return plan }
+            let plan = Plan(self, rows: rows)
+            cache[rows] = plan
+            return plan
         }
     }
 
@@ -258,19 +335,18 @@ final class PackedDense: @unchecked Sendable {
         precondition(x.cols == inFeatures, "linear: input width \(x.cols), weight \(outFeatures) x \(inFeatures)")
         let rows = x.rows, n = outFeatures, k = inFeatures
         guard rows > 0 else { return Tensor(zeros: Array(x.shape.dropLast()) + [n]) }
+        let plan = plan(rows: rows)
         return Tensor(shape: Array(x.shape.dropLast()) + [n]) { out, _ in
             x.data.withUnsafeBufferPointer { xp in
                 switch precision {
                 case .f32:
-                    run(source: UnsafeRawPointer(xp.baseAddress!), rows: rows, into: out)
+                    plan.run(source: UnsafeRawPointer(xp.baseAddress!), destination: out, rowScales: nil)
                 case .int8:
-                    var rowScales = [Float](repeating: 1, count: rows)
-                    var quantised = [Int8](repeating: 0, count: rows * k)
-                    Quantize.rows(xp.baseAddress!, rows: rows, width: k, into: &quantised, scales: &rowScales)
-                    quantised.withUnsafeBytes { qp in
-                        run(source: qp.baseAddress!, rows: rows, into: out)
-                    }
-                    Quantize.finish(out, rows: rows, width: n, rowScales: rowScales, bias: bias, gelu: gelu)
+                    let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+                    let quantised = UnsafeMutablePointer<Int8>.allocate(capacity: rows * k)
+                    defer { rowScales.deallocate(); quantised.deallocate() }
+                    Quantize.rows(xp.baseAddress!, rows: rows, width: k, into: quantised, scales: rowScales)
+                    plan.run(source: UnsafeRawPointer(quantised), destination: out, rowScales: rowScales)
                 }
             }
         }
@@ -284,80 +360,60 @@ final class PackedDense: @unchecked Sendable {
         precondition(precision == .f32, "PackedDense.multiply is float32")
         guard rows > 0 else { return }
         let n = outFeatures
+        let plan = plan(rows: rows)
         if ldc == n {
-            run(source: UnsafeRawPointer(a), rows: rows, into: c)
+            plan.run(source: UnsafeRawPointer(a), destination: c, rowScales: nil)
             return
         }
         let block = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
         defer { block.deallocate() }
-        run(source: UnsafeRawPointer(a), rows: rows, into: block)
+        plan.run(source: UnsafeRawPointer(a), destination: block, rowScales: nil)
         for r in 0..<rows { (c + r * ldc).update(from: block + r * n, count: n) }
-    }
-
-    /// Runs the primitive of `rows` rows on `source` (float32, or int8 already quantised) into
-    /// `rows x outFeatures` contiguous floats.
-    private func run(source: UnsafeRawPointer, rows: Int, into c: UnsafeMutablePointer<Float>) {
-        let p = primitive(rows: rows)
-        var srcDesc = plainDesc([rows, inFeatures], precision == .int8 ? dnnl_s8 : dnnl_f32)
-        var dstDesc = plainDesc([rows, outFeatures], dnnl_f32)
-        let src = Memory(&srcDesc, pointer: UnsafeMutableRawPointer(mutating: source))
-        let dst = Memory(&dstDesc, pointer: c)
-        var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: src.handle),
-                    dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: weights.handle),
-                    dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst.handle)]
-        var biasDesc = plainDesc([1, outFeatures], dnnl_f32)
-        let biasMemory = precision == .f32 ? bias.map { Memory(&biasDesc, pointer: UnsafeMutableRawPointer(mutating: $0.base)) } : nil
-        if let biasMemory { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: biasMemory.handle)) }
-        Gemm.exclusively { execute(p, &args) }
     }
 }
 
-private func execute(_ primitive: dnnl_primitive_t, _ args: inout [dnnl_exec_arg_t]) {
+/// The argument index of post-op `index`'s second input (`DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1`).
+private func postOpArgument(_ index: Int32) -> Int32 {
+    (DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE * (index + 1)) | DNNL_ARG_SRC_1
+}
+
+private func execute(_ primitive: dnnl_primitive_t, _ args: inout [dnnl_exec_arg_t], on stream: dnnl_stream_t) {
     OneDNN.Threads.prepareCaller()
-    var stream: dnnl_stream_t?
-    OneDNN.check(dnnl_stream_create(&stream, OneDNN.engine, dnnl_stream_default_flags.rawValue), "creating a stream")
-    defer { dnnl_stream_destroy(stream) }
     let count = Int32(args.count)
     OneDNN.check(args.withUnsafeBufferPointer { dnnl_primitive_execute(primitive, stream, count, $0.baseAddress) },
                  "running a primitive")
     OneDNN.check(dnnl_stream_wait(stream), "waiting for a primitive")
 }
 
-/// The dynamic quantisation of int8 products, and their float epilogue.
+/// The quantisation of int8 products: weights per output channel at build, activations per row
+/// at each product.
 enum Quantize {
-    /// `q[m][i] = round(x[m][i] / a_m)` with `a_m = max_i |x[m][i]| / 127` (1 for a zero row).
-    static func rows(_ x: UnsafePointer<Float>, rows: Int, width: Int, into q: inout [Int8], scales: inout [Float]) {
-        nonisolated(unsafe) let xs = x
-        q.withUnsafeMutableBufferPointer { qp in
+    /// `W` (`out x in`) as int8 per output channel, `q[n][i] = round(W[n][i] / s_n)` with
+    /// `s_n = max_i |W[n][i]| / 127` (1 for a zero row), and the scales.
+    static func channels(_ weight: WeightView) -> (values: [Int8], scales: [Float]) {
+        let n = weight.shape[0], k = weight.shape[1]
+        var scales = [Float](repeating: 1, count: n)
+        let values = [Int8](unsafeUninitializedCapacity: n * k) { q, initialized in
             scales.withUnsafeMutableBufferPointer { sp in
-                nonisolated(unsafe) let qBase = qp.baseAddress!, sBase = sp.baseAddress!
-                Parallel.forEach(count: rows, floatsPerItem: width) { range in
-                    for m in range {
-                        let a = Kernels.quantizeRow(xs + m * width, count: width, into: qBase + m * width)
-                        sBase[m] = a
+                nonisolated(unsafe) let qBase = q.baseAddress!, sBase = sp.baseAddress!
+                Parallel.forEach(count: n, floatsPerItem: k) { range in
+                    for row in range {
+                        sBase[row] = Kernels.quantizeRow(weight.base + row * k, count: k, into: qBase + row * k)
                     }
                 }
             }
+            initialized = n * k
         }
+        return (values, scales)
     }
 
-    /// `y[m][n] = y[m][n] * a_m + b_n` (oneDNN has already applied `s_n`), then GELU if asked.
-    static func finish(_ y: UnsafeMutablePointer<Float>, rows: Int, width: Int, rowScales: [Float], bias: WeightView?,
-                       gelu: Bool) {
-        nonisolated(unsafe) let ys = y
-        rowScales.withUnsafeBufferPointer { sp in
-            nonisolated(unsafe) let scales = sp.baseAddress!
-            Parallel.forEach(count: rows, floatsPerItem: width) { range in
-                for m in range {
-                    let row = ys + m * width
-                    let a = scales[m]
-                    if let bias {
-                        for i in 0..<width { row[i] = row[i] * a + bias.base[i] }
-                    } else {
-                        for i in 0..<width { row[i] *= a }
-                    }
-                    if gelu { Kernels.gelu(row, count: width) }
-                }
+    /// `q[m][i] = round(x[m][i] / a_m)` with `a_m = max_i |x[m][i]| / 127` (1 for a zero row).
+    static func rows(_ x: UnsafePointer<Float>, rows: Int, width: Int, into q: UnsafeMutablePointer<Int8>,
+                     scales: UnsafeMutablePointer<Float>) {
+        nonisolated(unsafe) let xs = x, qBase = q, sBase = scales
+        Parallel.forEach(count: rows, floatsPerItem: width) { range in
+            for m in range {
+                sBase[m] = Kernels.quantizeRow(xs + m * width, count: width, into: qBase + m * width)
             }
         }
     }

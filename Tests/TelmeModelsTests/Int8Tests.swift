@@ -33,7 +33,7 @@ import TelmeTensor
         let exact = try TextParityTests.Fixture(dataset: dataset)
         try Compute.with(backend: .onednn, precision: .int8) {
             let quantised = try TextParityTests.Fixture(dataset: dataset)
-            #expect(quantised.teacher.encoder.layers.allSatisfy { $0.query.precision == .int8 && $0.output.precision == .int8 })
+            #expect(quantised.teacher.encoder.layers.allSatisfy { $0.queryKeyValue.precision == .int8 && $0.output.precision == .int8 })
             #expect(quantised.teacher.projection.precision == .f32)
             #expect(quantised.teacher.classifier.precision == .f32)
             for c in exact.cases {

@@ -144,6 +144,33 @@ import Testing
             weights.set("nobias.weight", shape: [2, 3], values: [Float](repeating: 0, count: 6))
             return try Linear(weights, "nobias", out: 2, in: 3)
         }
-        #expect((try Linear(weights, "nobias", out: 2, in: 3, bias: false)).bias == nil)
+        let noBias = try Linear(weights, "nobias", out: 2, in: 3, bias: false)
+        #expect(noBias(Tensor(shape: [1, 3], data: [7, 8, 9])).data == [0, 0])
+    }
+
+    /// A stacked layer's output is its parts' outputs side by side, bit for bit, on each backend.
+    @Test(arguments: [Backend.openblas, .onednn])
+    func stackedLayersMatchTheirParts(backend: Backend) throws {
+        let weights = ArrayWeights()
+        var generator = UInt64(7)
+        func next() -> Float {
+            generator = generator &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int(generator >> 40) % 2001 - 1000) / 997
+        }
+        let (out, inDim, rows) = (24, 40, 9)
+        for name in ["q", "k", "v"] {
+            weights.set("\(name).weight", shape: [out, inDim], values: (0..<(out * inDim)).map { _ in next() })
+            weights.set("\(name).bias", shape: [out], values: (0..<out).map { _ in next() })
+        }
+        let x = Tensor(shape: [rows, inDim], data: (0..<(rows * inDim)).map { _ in next() })
+        try Compute.with(backend: backend, precision: .f32) {
+            let stacked = try Linear(weights, stacking: ["q", "k", "v"], out: out, in: inDim)(x)
+            let parts = try ["q", "k", "v"].map { try Linear(weights, $0, out: out, in: inDim)(x) }
+            #expect(stacked.shape == [rows, 3 * out])
+            for r in 0..<rows {
+                let expected = parts.flatMap { Array($0.row(r)) }
+                #expect(Array(stacked.row(r)) == expected)
+            }
+        }
     }
 }
