@@ -224,14 +224,15 @@ enum Kernels {
         let magic = Lanes(repeating: 12_582_912), magicBits = SIMD8<Int32>(repeating: 0x4B40_0000)
         i = 0
         while i + width <= count {
-            var v = (load(x + i) * inverse).rounded(.toNearestOrEven)
             // Clamped, and NaN to 0.
+            var v = load(x + i) * inverse
             v = v.replacing(with: low, where: v .< low).replacing(with: high, where: v .> high)
                 .replacing(with: 0, where: v .!= v)
-            // A whole number in [-127, 127] plus 1.5 * 2^23 has that number in its low
-            // mantissa bits (offset by 2^22): the integer without a float-to-int conversion,
-            // which Swift does lane by lane through a generic path (perf: most of an int8
-            // model build and 14 % of an int8 run).
+            // Adding 1.5 * 2^23 rounds a number in [-127, 127] to a whole one, ties to even (the
+            // float addition's own rounding), and leaves it in the low mantissa bits, offset by
+            // 2^22: rounding and conversion without `rounded` and Swift's float-to-int, which
+            // run lane by lane through libm and a generic path (perf: most of an int8 model
+            // build and a fifth of an int8 run).
             let bits = unsafeBitCast(v + magic, to: SIMD8<Int32>.self) &- magicBits
             UnsafeMutableRawPointer(q + i).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: bits), as: SIMD8<Int8>.self)
             i += width
