@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TelmeFormat
 import TelmeModels
+import TelmeCorpus
 import TelmePipeline
 import TelmeTensor
 

@@ -1,6 +1,7 @@
 import Foundation
 @_spi(Fuzzing) import TelmeFormat
 import TelmeImport
+import TelmeCorpus
 import TelmePipeline
 import TelmeTokenizer
 

@@ -4,7 +4,8 @@ import Testing
 import TelmeCLI
 import TelmeFormat
 import TelmeImport
-import TelmePipeline
+import TelmeMedia
+import TelmeCorpus
 
 /// `telme annotate` end to end on the IEMOCAP and episodes layouts: the tiny full models
 /// (Tests/TelmeModelsTests/Fixtures/tiny-{iemocap,meld}) over real media made by

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TelmeCLI
-import TelmePipeline
+import TelmeEvaluation
 import TelmeImport
 import TelmeFormat
 import ArgumentParser

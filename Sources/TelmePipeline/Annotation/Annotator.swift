@@ -3,6 +3,7 @@ import TelmeFormat
 import TelmeModels
 import TelmeTensor
 import TelmeTokenizer
+import TelmeCorpus
 
 /// Counts of a finished run, by record status.
 public struct RunCounts: Sendable, Equatable, Codable {

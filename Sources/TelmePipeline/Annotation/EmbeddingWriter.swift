@@ -1,4 +1,5 @@
 import Foundation
+import TelmeCorpus
 
 /// `--embeddings`: each model's vector per utterance, in `embeddings/` of the output folder,
 /// for numpy, pandas and R without telme.

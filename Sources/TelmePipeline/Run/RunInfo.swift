@@ -2,6 +2,7 @@ import Foundation
 import TelmeFiles
 import TelmeModels
 import TelmeTensor
+import TelmeCorpus
 
 /// `run.json`: what produced an output folder, and how far it got. Written when a run starts
 /// (state `running`), and again when it ends (`complete`, `interrupted`); `telme merge` writes

@@ -1,6 +1,7 @@
 import Foundation
 import TelmeFormat
 import TelmeModels
+import TelmeCorpus
 
 /// What a run over a corpus consists of, computed from the corpus alone so that every
 /// process (a resumed run, each shard, `telme merge`) agrees on it: the units in corpus

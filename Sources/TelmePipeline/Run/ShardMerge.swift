@@ -1,4 +1,5 @@
 import Foundation
+import TelmeCorpus
 
 /// `telme merge`: the output folders of shards (or of any runs over parts of one corpus with
 /// one model and one set of settings) combined into one folder, in corpus order, byte for byte

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeCorpus
 
 /// The scores of an annotation folder against gold labels, with the counts of what was left
 /// out: the content of `evaluation.json` and of `telme evaluate`'s output.

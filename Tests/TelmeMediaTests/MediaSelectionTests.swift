@@ -1,5 +1,5 @@
 import Testing
-@testable import TelmePipeline
+@testable import TelmeMedia
 
 /// The frame rules against the authors' loops (run in Python over synthetic sequences by the
 /// fixture script) and against a literal transcription of them.

@@ -1,15 +1,14 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeCorpus
+import TelmeTestSupport
 import TelmeTokenizer
 
 /// Every utterance of the six TelME CSVs, both speaker numberings, against the ids that
-/// transformers 4.27.2 gives (Tests/TelmePipelineTests/Fixtures/token_golden, made by
+/// transformers 4.27.2 gives (Tests/TelmeCorpusTests/Fixtures/token_golden, made by
 /// Scripts/make_token_golden.py).
 @Suite struct TokenGoldenTests {
-    static let shared = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared").standardizedFileURL
+    static let shared = TestPaths.shared
     static let available = FileManager.default.fileExists(
         atPath: shared.appendingPathComponent("tokenizers/roberta/vocab.json").path)
 

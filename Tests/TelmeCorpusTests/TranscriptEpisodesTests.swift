@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeCorpus
 
 /// The `episodes` layout: pairing videos with transcripts, order, problems, and the dialogue-gap rule.
 @Suite struct TranscriptEpisodesTests {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+import TelmeCorpus
+@testable import TelmeEvaluation
+import TelmePipeline
 
 /// Reading annotation folders for `telme evaluate`: counts, gold from the records or a CSV,
 /// and refusal of broken files with their line.

@@ -1,5 +1,5 @@
 import Testing
-@testable import TelmePipeline
+@testable import TelmeMedia
 import TelmeModels
 
 /// PIL's bilinear resize (Pillow 13 `ImagingResample`, as transformers calls it) on pictures

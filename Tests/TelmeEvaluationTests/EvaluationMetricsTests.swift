@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeEvaluation
 
 /// `ClassificationMetrics` against scikit-learn on hand-made and random label sets
 /// (Scripts/make_eval_fixtures.py writes the fixture).

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeMedia
 import TelmeModels
 import TelmeTensor
 

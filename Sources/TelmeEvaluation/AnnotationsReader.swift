@@ -1,5 +1,6 @@
 import Foundation
 import TelmeFiles
+import TelmePipeline
 
 /// A failure to read or evaluate an annotation folder (`telme evaluate`, `telme report`): one
 /// line naming the file and, for a record, its line.
@@ -143,7 +144,7 @@ public enum AnnotationsReader {
 
     /// The non-blank lines of a JSON Lines file: 1-based number, bytes (without the newline),
     /// and whether it is the file's last line.
-    static func lines(of data: Data) -> [(number: Int, bytes: Data.SubSequence, last: Bool)] {
+    package static func lines(of data: Data) -> [(number: Int, bytes: Data.SubSequence, last: Bool)] {
         var out: [(number: Int, bytes: Data.SubSequence, last: Bool)] = []
         var number = 0
         // Line ends found in the raw bytes: Data's own search goes through its generic indexing.
@@ -237,7 +238,7 @@ public enum AnnotationsReader {
     }
 
     /// The system's reason for a file error, without Foundation's wrapping.
-    static func reason(_ error: any Error) -> String {
+    package static func reason(_ error: any Error) -> String {
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
            let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeCorpus
 
 /// The transcript fixtures (hand-written, byte-exact: see `.gitattributes` there).
 func transcriptFixture(_ name: String) throws -> URL {

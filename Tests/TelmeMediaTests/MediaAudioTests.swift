@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeMedia
 import TelmeModels
 
 /// Audio against `librosa.load(path)` + `Wav2Vec2FeatureExtractor(do_normalize=True)`.

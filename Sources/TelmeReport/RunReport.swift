@@ -1,5 +1,7 @@
 import Foundation
 import TelmeFormat
+import TelmeCorpus
+import TelmeEvaluation
 
 /// What `telme report` shows of an annotation folder, computed here (and tested) so that the
 /// page's script only draws: the records grouped by dialogue, the class distribution overall and

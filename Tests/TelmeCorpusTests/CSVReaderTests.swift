@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeCorpus
 
 /// RFC 4180 reading, byte-exact text, and errors that name the line.
 @Suite struct CSVReaderTests {

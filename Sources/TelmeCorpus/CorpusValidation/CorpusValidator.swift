@@ -1,5 +1,6 @@
 import Foundation
 import TelmeModels
+import TelmeMedia
 
 /// One problem `telme validate` found, at a file and, where it has one, a line and an utterance.
 public struct ValidationProblem: Codable, Sendable, Equatable, CustomStringConvertible {

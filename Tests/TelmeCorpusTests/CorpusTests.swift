@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeCorpus
 import TelmeTokenizer
 
 /// MELD and IEMOCAP layouts, dialogue grouping, and layout errors.

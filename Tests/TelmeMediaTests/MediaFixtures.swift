@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeMedia
 
 /// Fixtures made by `Scripts/make_media_fixtures.py`: clips, and what the authors' Python
 /// preprocessing (librosa, OpenCV, PIL via transformers 4.27.2) makes of them.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TelmePipeline
+@testable import TelmeMedia
 
 /// Broken inputs give one-line errors naming the file and what failed; nothing traps.
 @Suite("Media: broken inputs")
