@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 extension Evaluation {
     /// The evaluation as one JSON object (snake_case keys, sorted, pretty-printed, newline at
@@ -10,18 +11,15 @@ extension Evaluation {
         return try encoder.encode(self) + Data("\n".utf8)
     }
 
-    /// Writes `json()` to `url` through a temporary file and a rename.
+    /// Writes `json()` to `url` atomically (`writeAtomically`: a synced temporary file renamed
+    /// over it, the folder synced).
     public func write(to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
         do {
-            try json().write(to: tmp)
+            try writeAtomically(json(), to: url)
+        } catch let error as FileError {
+            throw EvaluationError(file: url.path, message: "cannot write: \(error.reason)")
         } catch {
             throw EvaluationError(file: url.path, message: "cannot write: \(AnnotationsReader.reason(error))")
-        }
-        guard rename(tmp.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp.path)
-            throw EvaluationError(file: url.path, message: "cannot write: \(reason)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 import TelmeModels
 import TelmeMedia
 
@@ -60,7 +61,7 @@ public struct ValidationProblem: Codable, Sendable, Equatable, CustomStringConve
         if let line { text += ":\(line)" }
         if let dialogue, let utterance { text += ": dialogue \(dialogue) utterance \(utterance)" }
         if let transcriptLine { text += " (transcript line \(transcriptLine))" }
-        return (text + ": " + message).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return (text + ": " + message).oneLine
     }
 }
 

@@ -61,8 +61,8 @@ public final class Annotator {
         // Errors name the file: the networks' own errors only know tensor names.
         func building<T>(_ what: String, _ make: () throws -> T) throws -> T {
             do { return try make() } catch {
-                throw PipelineError("\(model.url.path): \(what): \(error); the file is not a usable model: "
-                                    + "convert it again with telme convert")
+                throw PipelineError(.model, path: model.url.path, "\(what): \(error); the file is not a usable model: "
+                                                                  + "convert it again with telme convert")
             }
         }
         teacher = try building("the text teacher") { try TextTeacher(model: description, weights: model) }
@@ -76,16 +76,19 @@ public final class Annotator {
             try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON, merges: model.tokenizerFiles.merges)
         }
         guard tokenizer.count == description.text.encoder.vocabSize else {
-            throw PipelineError("\(model.url.path): the tokenizer has \(tokenizer.count) tokens but the teacher's "
+            throw PipelineError(.model, path: model.url.path,
+                                "the tokenizer has \(tokenizer.count) tokens but the teacher's "
                                 + "embedding has \(description.text.encoder.vocabSize) rows")
         }
         // The converter's other tokenizer rules (ExportReader.checkTokenizer).
         guard tokenizer.id(of: "<mask>") != nil else {
-            throw PipelineError("\(model.url.path): the tokenizer has no <mask> token, which the teacher's prompt needs")
+            throw PipelineError(.model, path: model.url.path,
+                                "the tokenizer has no <mask> token, which the teacher's prompt needs")
         }
         guard tokenizer.id(of: "<pad>") == description.text.encoder.padTokenId else {
-            throw PipelineError("\(model.url.path): text.encoder.pad_token_id is \(description.text.encoder.padTokenId), "
-                                + "but the tokenizer's <pad> is \(tokenizer.id(of: "<pad>").map(String.init) ?? "missing")")
+            throw PipelineError(.model, path: model.url.path,
+                "text.encoder.pad_token_id is \(description.text.encoder.padTokenId), "
+                    + "but the tokenizer's <pad> is \(tokenizer.id(of: "<pad>").map(String.init) ?? "missing")")
         }
         inputs = try TeacherInputBuilder(tokenizer: tokenizer, maxTextTokens: settings.maxTextTokens)
         media = MediaLoader(settings: settings, imageSize: description.video?.encoder.imageSize ?? 224,
@@ -127,7 +130,8 @@ public final class Annotator {
         var done = 0
         for unit in units {
             guard let prepared = prefetcher.next() else {
-                throw PipelineError("internal error: the media of utterances \(unit) were never prepared")
+                throw PipelineError(.internalError,
+                                    "internal error: the media of utterances \(unit) were never prepared")
             }
             // Progress within the unit: one step per model call (teacher batch, audio clip, video batch).
             let steps = Double(max(1, stepCount(unit.count, prepared: prepared, official: official)))

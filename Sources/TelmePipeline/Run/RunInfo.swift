@@ -188,14 +188,15 @@ public struct RunInfo: Codable, Sendable {
     public static func read(from url: URL) throws -> RunInfo {
         let data: Data
         do throws(FileRefusal) { data = try RegularFile.read(url.path) } catch {
-            throw PipelineError("\(error)")
+            throw PipelineError(.runDescription, path: error.path, error.reason)
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
             return try decoder.decode(RunInfo.self, from: data)
         } catch {
-            throw PipelineError("\(url.path): not a run.json this version of telme can continue (\(Self.reason(error)))")
+            throw PipelineError(.runDescription, path: url.path,
+                                "not a run.json this version of telme can continue (\(Self.reason(error)))")
         }
     }
 

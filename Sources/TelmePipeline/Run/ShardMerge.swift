@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 import TelmeCorpus
 
 /// `telme merge`: the output folders of shards (or of any runs over parts of one corpus with
@@ -17,16 +18,16 @@ public enum ShardMerge {
     /// Merges `folders` into `out` (emptied first); `corpus` must be the one they annotated
     /// (checked by its digest).
     public static func merge(_ folders: [URL], into out: URL, corpus: Corpus, commandLine: [String]) throws -> Report {
-        guard !folders.isEmpty else { throw PipelineError("no folders to merge") }
+        guard !folders.isEmpty else { throw PipelineError(.merge, "no folders to merge") }
         let target = out.standardizedFileURL.resolvingSymlinksInPath().path
         var infos: [RunInfo] = []
         for folder in folders {
             guard folder.standardizedFileURL.resolvingSymlinksInPath().path != target else {
-                throw PipelineError("\(folder.path): is also --out; merge into another folder")
+                throw PipelineError(.merge, path: folder.path, "is also --out; merge into another folder")
             }
             let run = folder.appendingPathComponent("run.json")
             guard FileManager.default.fileExists(atPath: run.path) else {
-                throw PipelineError("\(folder.path): no run.json, not an output folder of telme annotate")
+                throw PipelineError(.merge, path: folder.path, "no run.json, not an output folder of telme annotate")
             }
             infos.append(try RunInfo.read(from: run))
         }
@@ -36,14 +37,14 @@ public enum ShardMerge {
             same.shard = base.shard
             let differences = same.differences(from: base)
             guard differences.isEmpty else {
-                throw PipelineError("\(folder.path): another run than \(folders[0].path): "
-                                    + differences.joined(separator: "; "))
+                throw PipelineError(.merge, path: folder.path, "another run than \(folders[0].path): "
+                                                               + differences.joined(separator: "; "))
             }
         }
         let digest = RunPlan.digest(of: corpus)
         guard digest == base.corpus.digest else {
-            throw PipelineError("\(corpus.file): not the corpus the folders annotated (digest \(digest), "
-                                + "theirs \(base.corpus.digest))")
+            throw PipelineError(.merge, path: corpus.file, "not the corpus the folders annotated (digest \(digest), "
+                                                           + "theirs \(base.corpus.digest))")
         }
         let plan = RunPlan(corpus: corpus, semantics: base.settings.batchSemantics)
 
@@ -56,11 +57,13 @@ public enum ShardMerge {
                 guard plan.units.indices.contains(entry.unit),
                       plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
                       entry.status.count == entry.count else {
-                    throw PipelineError("\(journal.file.url.path): unit \(entry.unit) does not fit the corpus")
+                    throw PipelineError(.changedFolder, path: journal.file.url.path,
+                                        "unit \(entry.unit) does not fit the corpus")
                 }
                 if let other = sources[entry.unit] {
-                    throw PipelineError("unit \(entry.unit) (dialogue \(corpus.utterances[entry.first].dialogue)) is in both "
-                                        + "\(other.folder.path) and \(folder.path)")
+                    throw PipelineError(.merge,
+                        "unit \(entry.unit) (dialogue \(corpus.utterances[entry.first].dialogue)) is in both "
+                            + "\(other.folder.path) and \(folder.path)")
                 }
                 sources[entry.unit] = UnitSource(folder: folder, entry: entry, files: files)
             }
@@ -83,7 +86,8 @@ public enum ShardMerge {
             var rendered = RenderedUnit(statuses: entry.status, jsonObjects: nil, csvRows: nil)
             for (format, file) in source.files {
                 guard let range = entry.range(format), range.upperBound <= file.size else {
-                    throw PipelineError("\(file.url.path): does not hold unit \(unit) where units.jsonl says")
+                    throw PipelineError(.changedFolder, path: file.url.path,
+                                        "does not hold unit \(unit) where units.jsonl says")
                 }
                 let bytes = try file.read(range)
                 if format == .csv {
@@ -91,9 +95,10 @@ public enum ShardMerge {
                 } else {
                     rendered.jsonObjects = bytes.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
                     guard rendered.jsonObjects?.count == entry.count else {
-                        throw PipelineError("\(file.url.path): bytes \(range) hold \(rendered.jsonObjects?.count ?? 0) records, "
-                                            + "units.jsonl says unit \(unit) has \(entry.count); the folder was changed "
-                                            + "(annotate it again)")
+                        throw PipelineError(.changedFolder, path: file.url.path,
+                            "bytes \(range) hold \(rendered.jsonObjects?.count ?? 0) records, "
+                                + "units.jsonl says unit \(unit) has \(entry.count); the folder was changed "
+                                + "(annotate it again)")
                     }
                 }
             }
@@ -104,7 +109,8 @@ public enum ShardMerge {
                 let records = documents[url.path]!
                 let offset = entry.first - group.range.lowerBound
                 guard records.count >= offset + entry.count else {
-                    throw PipelineError("\(url.path): holds \(records.count) records, not unit \(unit)'s")
+                    throw PipelineError(.changedFolder, path: url.path,
+                                        "holds \(records.count) records, not unit \(unit)'s")
                 }
                 rendered.jsonObjects = Array(records[offset..<(offset + entry.count)])
             }
