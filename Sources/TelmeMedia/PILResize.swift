@@ -63,26 +63,32 @@ enum PILBilinear {
         return v < 0 ? 0 : (v > 255 ? 255 : UInt8(v))
     }
 
+    /// The crop window of a resize, in output pixels.
+    typealias Crop = (x: Int, y: Int, width: Int, height: Int)
+
     /// Resizes a packed 8-bit image (`channels` bytes per pixel, row-major) to `outWidth` x
     /// `outHeight` and returns only the window `crop` of the result (x, y, width, height in output
     /// pixels), computing nothing outside it. The crop must lie inside the output.
     static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int,
-                       outWidth: Int, outHeight: Int,
-                       crop: (x: Int, y: Int, width: Int, height: Int)) -> [UInt8] {
+                       outWidth: Int, outHeight: Int, crop: Crop) -> [UInt8] {
         precondition(width > 0 && height > 0 && outWidth > 0 && outHeight > 0 && channels > 0)
         precondition(pixels.count == width * height * channels)
         precondition(crop.x >= 0 && crop.y >= 0 && crop.x + crop.width <= outWidth && crop.y + crop.height <= outHeight)
         // Pillow skips a pass whose size does not change (the other pass is then exact).
-        let needHorizontal = outWidth != width
-        let needVertical = outHeight != height
-        let vertical = coefficients(inSize: height, outSize: outHeight)
-        let horizontal = coefficients(inSize: width, outSize: outWidth)
-        let half = 1 << (precisionBits - 1)
+        let vertical = outHeight != height ? coefficients(inSize: height, outSize: outHeight) : nil
+        let horizontal = outWidth != width ? coefficients(inSize: width, outSize: outWidth) : nil
+        let rows = sourceRows(crop, vertical: vertical, height: height)
+        let temp = horizontalPass(pixels, width: width, channels: channels, rows: rows, crop: crop,
+                                  horizontal: horizontal)
+        return verticalPass(temp, rowLow: rows.lowerBound, rowBytes: crop.width * channels, crop: crop,
+                            vertical: vertical)
+    }
 
-        // Source rows the cropped output rows read.
+    /// The source rows the cropped output rows read (all of them with `vertical` nil: no vertical pass).
+    static func sourceRows(_ crop: Crop, vertical: Coefficients?, height: Int) -> Range<Int> {
         var rowLow = height, rowHigh = 0
         for yy in crop.y..<(crop.y + crop.height) {
-            if needVertical {
+            if let vertical {
                 rowLow = min(rowLow, vertical.first[yy])
                 rowHigh = max(rowHigh, vertical.first[yy] + vertical.count[yy])
             } else {
@@ -91,68 +97,83 @@ enum PILBilinear {
             }
         }
         if rowHigh < rowLow { rowHigh = rowLow }
+        return rowLow..<rowHigh
+    }
 
-        // Horizontal pass on those rows, cropped columns only: temp[(row - rowLow), x - crop.x].
-        // Each channel is an independent sum (Pillow keeps them in ss0...ss3); the loops below
-        // only reorder work, not arithmetic, so the result is the same bits.
-        let tempRows = rowHigh - rowLow
+    /// Horizontal pass on the source `rows`, cropped columns only: `temp[(row - rows.lowerBound),
+    /// x - crop.x]`; a copy with `horizontal` nil. Each channel is an independent sum (Pillow keeps
+    /// them in ss0...ss3); the loops only reorder work, not arithmetic, so the result is the same bits.
+    static func horizontalPass(_ pixels: [UInt8], width: Int, channels: Int, rows: Range<Int>, crop: Crop,
+                               horizontal: Coefficients?) -> [UInt8] {
         let rowBytes = crop.width * channels
-        var temp = [UInt8](repeating: 0, count: tempRows * rowBytes)
+        var temp = [UInt8](repeating: 0, count: rows.count * rowBytes)
+        let weights = horizontal?.weights ?? []
         pixels.withUnsafeBufferPointer { sourceBuffer in
             temp.withUnsafeMutableBufferPointer { outBuffer in
-                horizontal.weights.withUnsafeBufferPointer { weightBuffer in
-                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress,
-                          let weights = weightBuffer.baseAddress else { return }
-                    for r in 0..<tempRows {
-                        let sourceRow = source + (rowLow + r) * width * channels
+                weights.withUnsafeBufferPointer { weightBuffer in
+                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress else { return }
+                    for r in 0..<rows.count {
+                        let sourceRow = source + (rows.lowerBound + r) * width * channels
                         for xx in 0..<crop.width {
                             let ox = crop.x + xx
                             let o = out + r * rowBytes + xx * channels
-                            guard needHorizontal else {
+                            guard let horizontal, let weights = weightBuffer.baseAddress else {
                                 for c in 0..<channels { o[c] = sourceRow[ox * channels + c] }
                                 continue
                             }
-                            let first = sourceRow + horizontal.first[ox] * channels
-                            let taps = horizontal.count[ox]
-                            let w = weights + ox * horizontal.taps
-                            if channels == 3 {
-                                var s0 = half, s1 = half, s2 = half
-                                for x in 0..<taps {
-                                    let k = Int(w[x]), p = first + x * 3
-                                    s0 &+= Int(p[0]) &* k
-                                    s1 &+= Int(p[1]) &* k
-                                    s2 &+= Int(p[2]) &* k
-                                }
-                                o[0] = clip8(s0)
-                                o[1] = clip8(s1)
-                                o[2] = clip8(s2)
-                            } else {
-                                for c in 0..<channels {
-                                    var sum = half
-                                    for x in 0..<taps { sum &+= Int(first[x * channels + c]) &* Int(w[x]) }
-                                    o[c] = clip8(sum)
-                                }
-                            }
+                            filter(sourceRow + horizontal.first[ox] * channels, taps: horizontal.count[ox],
+                                   weights: weights + ox * horizontal.taps, channels: channels, into: o)
                         }
                     }
                 }
             }
         }
+        return temp
+    }
 
-        // Vertical pass into the crop.
+    /// One output pixel of the horizontal pass: `taps` source pixels from `first`, weighted.
+    @inline(__always)
+    static func filter(_ first: UnsafePointer<UInt8>, taps: Int, weights w: UnsafePointer<Int32>, channels: Int,
+                       into o: UnsafeMutablePointer<UInt8>) {
+        let half = 1 << (precisionBits - 1)
+        if channels == 3 {
+            var s0 = half, s1 = half, s2 = half
+            for x in 0..<taps {
+                let k = Int(w[x]), p = first + x * 3
+                s0 &+= Int(p[0]) &* k
+                s1 &+= Int(p[1]) &* k
+                s2 &+= Int(p[2]) &* k
+            }
+            o[0] = clip8(s0)
+            o[1] = clip8(s1)
+            o[2] = clip8(s2)
+        } else {
+            for c in 0..<channels {
+                var sum = half
+                for x in 0..<taps { sum &+= Int(first[x * channels + c]) &* Int(w[x]) }
+                o[c] = clip8(sum)
+            }
+        }
+    }
+
+    /// Vertical pass from the horizontal pass's rows (the first is source row `rowLow`) into
+    /// the crop; a copy with `vertical` nil.
+    static func verticalPass(_ temp: [UInt8], rowLow: Int, rowBytes: Int, crop: Crop,
+                             vertical: Coefficients?) -> [UInt8] {
+        let half = 1 << (precisionBits - 1)
         var result = [UInt8](repeating: 0, count: crop.height * rowBytes)
+        let weights = vertical?.weights ?? []
         temp.withUnsafeBufferPointer { sourceBuffer in
             result.withUnsafeMutableBufferPointer { outBuffer in
-                vertical.weights.withUnsafeBufferPointer { weightBuffer in
-                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress,
-                          let weights = weightBuffer.baseAddress else { return }
+                weights.withUnsafeBufferPointer { weightBuffer in
+                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress else { return }
                     var sums = [Int](repeating: 0, count: rowBytes)
                     sums.withUnsafeMutableBufferPointer { sumBuffer in
                         guard let sum = sumBuffer.baseAddress else { return }
                         for yy in 0..<crop.height {
                             let oy = crop.y + yy
                             let o = out + yy * rowBytes
-                            guard needVertical else {
+                            guard let vertical, let weights = weightBuffer.baseAddress else {
                                 o.update(from: source + (oy - rowLow) * rowBytes, count: rowBytes)
                                 continue
                             }
