@@ -96,59 +96,96 @@ extension Evaluation {
         }
 
         // The gold label of each record, in record order.
-        var golds: [String?]
+        let golds: [String?]
         let source: GoldSource
         if let goldCSV {
-            let corpus = try Corpus(contentsOf: goldCSV, layout: layout)
-            warnings += corpus.warnings.map(\.description)
-            let match = GoldMatch(corpus: corpus, records: records)
-            golds = match.golds
-            counts.notInGoldFile = zip(records, golds).filter { !$0.0.failed && $0.1 == nil && !match.matched($0.0) }.count
-            counts.goldRowsWithoutRecord = match.unmatchedRows
-            var disagreements = 0
-            for (record, gold) in zip(records, golds) {
-                if let own = record.gold, let gold, own != gold {
-                    if disagreements == 0 {
-                        warnings.append("\(jsonl.path):\(record.line): the record's gold \"\(own)\" differs from "
-                            + "\"\(gold)\" in \(goldCSV.path) (the CSV's is used)")
-                    }
-                    disagreements += 1
-                }
-            }
-            counts.goldDisagreements = disagreements
-            if disagreements > 1 {
-                warnings.append("\(disagreements) records in all have a gold label that differs from the CSV's")
-            }
-            if match.duplicateKeys > 0 {
-                warnings.append("\(match.duplicateKeys) (dialogue, utterance) keys occur more than once in the records; "
-                    + "the n-th such record is matched to the n-th CSV row with that key")
-            }
-            source = GoldSource(kind: "csv", path: goldCSV.path,
-                                matching: "(dialogue, utterance index within the dialogue)")
+            (golds, source) = try csvGolds(goldCSV, layout: layout, records: records, jsonl: jsonl, counts: &counts,
+                                           warnings: &warnings)
         } else if let goldEpisodes {
-            let match = TranscriptGoldMatch(corpus: goldEpisodes, records: records)
-            golds = match.golds
-            counts.notInGoldFile = zip(records, golds).filter { !$0.0.failed && $0.1 == nil && !match.matched($0.0) }.count
-            counts.goldRowsWithoutRecord = match.unmatchedCues
-            counts.goldDisagreements = zip(records, golds).filter { record, gold in
-                record.gold.map { own in gold.map { $0 != own } ?? false } ?? false
-            }.count
-            source = GoldSource(kind: "transcripts", path: goldPath ?? goldEpisodes.file,
-                                matching: "(transcript, line) of each record")
+            (golds, source) = episodeGolds(goldEpisodes, path: goldPath, records: records, counts: &counts)
         } else {
             golds = records.map(\.gold)
             source = GoldSource(kind: "records", path: nil, matching: nil)
         }
-
-        let known = Set(labels)
-        if !allowUnknownGold, let k = golds.firstIndex(where: { $0.map { !known.contains($0) } ?? false }) {
-            let where_ = goldCSV.map { "the gold CSV \($0.path) (matched to \(jsonl.path):\(records[k].line))" }
-                ?? "\(jsonl.path):\(records[k].line)"
-            throw EvaluationError(file: goldCSV?.path ?? jsonl.path, message:
-                "gold label \"\(golds[k]!)\" in \(where_) is not one of the model's labels "
-                + "(\(labels.joined(separator: ", "))): the gold labels are of another dataset or misspelt; "
-                + "--allow-unknown-gold scores them as classes the model never predicts")
+        if !allowUnknownGold {
+            try checkKnown(golds, labels: labels, records: records, jsonl: jsonl, goldCSV: goldCSV)
         }
+        let pairs = scoredPairs(records, golds: golds, counts: &counts)
+        guard let metrics = ClassificationMetrics(pairs: pairs, labels: labels) else {
+            throw EvaluationError(file: jsonl.path, message:
+                "no record has both a predicted and a gold label (\(counts.records) records: \(counts.failed) failed, "
+                + "\(counts.withoutGold) without gold)" + (goldCSV == nil ? "; give the corpus with --gold" : ""))
+        }
+        let known = Set(labels)
+        let unknown = metrics.classes.filter { !known.contains($0.label) && $0.support > 0 }
+            .map { UnknownGold(label: $0.label, count: $0.support) }
+        return Evaluation(directory: directory.path, gold: source, modelLabels: labels, counts: counts,
+                          excluded: exclusionNote, unknownGoldLabels: unknown, metrics: metrics, warnings: warnings)
+    }
+
+    /// The gold labels of a corpus CSV, matched by (dialogue, utterance index); counts the
+    /// records it does not cover and warns where a record's own gold differs.
+    private static func csvGolds(_ goldCSV: URL, layout: CorpusLayout?, records: [ScoredRecord], jsonl: URL,
+                                 counts: inout Counts, warnings: inout [String]) throws -> ([String?], GoldSource) {
+        let corpus = try Corpus(contentsOf: goldCSV, layout: layout)
+        warnings += corpus.warnings.map(\.description)
+        let match = GoldMatch(corpus: corpus, records: records)
+        let golds = match.golds
+        counts.notInGoldFile = zip(records, golds).filter { !$0.0.failed && $0.1 == nil && !match.matched($0.0) }.count
+        counts.goldRowsWithoutRecord = match.unmatchedRows
+        var disagreements = 0
+        for (record, gold) in zip(records, golds) {
+            if let own = record.gold, let gold, own != gold {
+                if disagreements == 0 {
+                    warnings.append("\(jsonl.path):\(record.line): the record's gold \"\(own)\" differs from "
+                        + "\"\(gold)\" in \(goldCSV.path) (the CSV's is used)")
+                }
+                disagreements += 1
+            }
+        }
+        counts.goldDisagreements = disagreements
+        if disagreements > 1 {
+            warnings.append("\(disagreements) records in all have a gold label that differs from the CSV's")
+        }
+        if match.duplicateKeys > 0 {
+            warnings.append("\(match.duplicateKeys) (dialogue, utterance) keys occur more than once in the records; "
+                + "the n-th such record is matched to the n-th CSV row with that key")
+        }
+        return (golds, GoldSource(kind: "csv", path: goldCSV.path,
+                                  matching: "(dialogue, utterance index within the dialogue)"))
+    }
+
+    /// The gold labels of episode transcripts, matched by each record's (transcript, line).
+    private static func episodeGolds(_ goldEpisodes: Corpus, path: String?, records: [ScoredRecord],
+                                     counts: inout Counts) -> ([String?], GoldSource) {
+        let match = TranscriptGoldMatch(corpus: goldEpisodes, records: records)
+        let golds = match.golds
+        counts.notInGoldFile = zip(records, golds).filter { !$0.0.failed && $0.1 == nil && !match.matched($0.0) }.count
+        counts.goldRowsWithoutRecord = match.unmatchedCues
+        counts.goldDisagreements = zip(records, golds).filter { record, gold in
+            record.gold.map { own in gold.map { $0 != own } ?? false } ?? false
+        }.count
+        return (golds, GoldSource(kind: "transcripts", path: path ?? goldEpisodes.file,
+                                  matching: "(transcript, line) of each record"))
+    }
+
+    /// Refuses a gold label that is not one of the model's labels, naming where it is.
+    private static func checkKnown(_ golds: [String?], labels: [String], records: [ScoredRecord], jsonl: URL,
+                                   goldCSV: URL?) throws {
+        let known = Set(labels)
+        guard let k = golds.firstIndex(where: { $0.map { !known.contains($0) } ?? false }) else { return }
+        let where_ = goldCSV.map { "the gold CSV \($0.path) (matched to \(jsonl.path):\(records[k].line))" }
+            ?? "\(jsonl.path):\(records[k].line)"
+        throw EvaluationError(file: goldCSV?.path ?? jsonl.path, message:
+            "gold label \"\(golds[k]!)\" in \(where_) is not one of the model's labels "
+            + "(\(labels.joined(separator: ", "))): the gold labels are of another dataset or misspelt; "
+            + "--allow-unknown-gold scores them as classes the model never predicts")
+    }
+
+    /// The (gold, predicted) pairs scored; counts the failed records, the degraded ones scored
+    /// and those without gold.
+    private static func scoredPairs(_ records: [ScoredRecord], golds: [String?],
+                                    counts: inout Counts) -> [(gold: String, predicted: String)] {
         var pairs: [(gold: String, predicted: String)] = []
         pairs.reserveCapacity(records.count)
         for (record, gold) in zip(records, golds) {
@@ -162,15 +199,7 @@ extension Evaluation {
             }
         }
         counts.evaluated = pairs.count
-        guard let metrics = ClassificationMetrics(pairs: pairs, labels: labels) else {
-            throw EvaluationError(file: jsonl.path, message:
-                "no record has both a predicted and a gold label (\(counts.records) records: \(counts.failed) failed, "
-                + "\(counts.withoutGold) without gold)" + (goldCSV == nil ? "; give the corpus with --gold" : ""))
-        }
-        let unknown = metrics.classes.filter { !known.contains($0.label) && $0.support > 0 }
-            .map { UnknownGold(label: $0.label, count: $0.support) }
-        return Evaluation(directory: directory.path, gold: source, modelLabels: labels, counts: counts,
-                          excluded: exclusionNote, unknownGoldLabels: unknown, metrics: metrics, warnings: warnings)
+        return pairs
     }
 }
 

@@ -93,16 +93,35 @@ public struct RunReport: Sendable, Encodable {
         let run = try Self.readRun(runURL)
         let labels = try Self.labels(of: run, file: runURL.path)
         let jsonl = directory.appendingPathComponent("annotations.jsonl")
-        let raw = try Self.readRecords(jsonl)
+        var tally = Tally(labels: labels)
+        for r in try Self.readRecords(jsonl) { tally.add(r) }
 
-        var classes = labels
-        var classIndex = Dictionary(labels.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        func index(ofGold name: String) -> Int {
-            if let i = classIndex[name] { return i }
-            classes.append(name)
-            classIndex[name] = classes.count - 1
-            return classes.count - 1
+        let all = tally.dialogues.flatMap(\.utterances)
+        self.title = title ?? "telme report: \(directory.lastPathComponent)"
+        self.classes = tally.classes
+        self.modelClasses = labels.count
+        self.speakers = tally.speakers
+        self.dialogues = tally.dialogues
+        self.overall = Self.distribution("all", all, classCount: tally.classes.count)
+        self.perSpeaker = Self.perSpeaker(all, speakers: tally.speakers, classCount: tally.classes.count)
+        self.media = tally.media
+        self.records = tally.statusCounts
+        self.provenance = Self.flatten(run)
+        if tally.hasGold || goldCSV != nil {
+            do {
+                evaluation = try Evaluation.evaluate(directory: directory, goldCSV: goldCSV)
+            } catch {
+                evaluationError = "\(error)"
+            }
         }
+    }
+
+    /// The records read so far: grouped by dialogue, speakers and gold classes numbered in order
+    /// of appearance, statuses counted.
+    private struct Tally {
+        let labels: [String]
+        var classes: [String]
+        var classIndex: [String: Int]
         var speakerIndex: [String: Int] = [:]
         var speakers: [String] = []
         var dialogues: [Dialogue] = []
@@ -111,16 +130,29 @@ public struct RunReport: Sendable, Encodable {
         var statusCounts: [String: Int] = ["ok": 0, "degraded": 0, "failed": 0]
         var hasGold = false
 
-        for r in raw {
-            let speaker = r.string("speaker") ?? ""
-            let s: Int
-            if let known = speakerIndex[speaker] {
-                s = known
-            } else {
-                s = speakers.count
-                speakers.append(speaker)
-                speakerIndex[speaker] = s
-            }
+        init(labels: [String]) {
+            self.labels = labels
+            classes = labels
+            classIndex = Dictionary(labels.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+
+        /// The class of a gold label, a new one after the model's when the model lacks it.
+        mutating func index(ofGold name: String) -> Int {
+            if let i = classIndex[name] { return i }
+            classes.append(name)
+            classIndex[name] = classes.count - 1
+            return classes.count - 1
+        }
+
+        mutating func index(ofSpeaker speaker: String) -> Int {
+            if let known = speakerIndex[speaker] { return known }
+            speakers.append(speaker)
+            speakerIndex[speaker] = speakers.count - 1
+            return speakers.count - 1
+        }
+
+        mutating func add(_ r: RawRecord) {
+            let s = index(ofSpeaker: r.string("speaker") ?? "")
             let status = r.string("status") ?? "ok"
             statusCounts[status, default: 0] += 1
             var statuses: [String] = []
@@ -131,6 +163,7 @@ public struct RunReport: Sendable, Encodable {
             }
             let gold = r.string("gold").flatMap { $0.isEmpty ? nil : $0 }
             if gold != nil { hasGold = true }
+            let labels = labels
             let label = r.string("label").flatMap { classIndex[$0] }.flatMap { $0 < labels.count ? $0 : nil }
             let permille = labels.map { name -> Int in
                 guard let p = r.number("p_\(name)"), p.isFinite else { return 0 }
@@ -138,7 +171,7 @@ public struct RunReport: Sendable, Encodable {
             }
             let utterance = Utterance(
                 speaker: s, start: r.number("start"), end: r.number("end"),
-                label: status == "failed" ? -1 : (label ?? -1), gold: gold.map(index(ofGold:)) ?? -1,
+                label: status == "failed" ? -1 : (label ?? -1), gold: gold.map { index(ofGold: $0) } ?? -1,
                 status: status == "ok" ? 0 : status == "degraded" ? 1 : 2, permille: permille,
                 text: r.string("text") ?? "", media: statuses.joined(separator: " "), message: r.string("message") ?? "")
             let id = r.string("dialogue") ?? ""
@@ -149,45 +182,31 @@ public struct RunReport: Sendable, Encodable {
                 dialogues.append(Dialogue(id: id, source: r.string("source") ?? "", utterances: [utterance]))
             }
         }
+    }
 
-        // Distributions.
-        let all = dialogues.flatMap(\.utterances)
-        func distribution(_ name: String, _ utterances: [Utterance]) -> Distribution {
-            var predicted = Array(repeating: 0, count: classes.count)
-            var gold = Array(repeating: 0, count: classes.count)
-            for u in utterances {
-                if u.label >= 0 { predicted[u.label] += 1 }
-                if u.gold >= 0 { gold[u.gold] += 1 }
-            }
-            return Distribution(name: name, utterances: utterances.count, predicted: predicted, gold: gold)
+    /// Predicted and gold counts of `utterances` per class.
+    static func distribution(_ name: String, _ utterances: [Utterance], classCount: Int) -> Distribution {
+        var predicted = Array(repeating: 0, count: classCount)
+        var gold = Array(repeating: 0, count: classCount)
+        for u in utterances {
+            if u.label >= 0 { predicted[u.label] += 1 }
+            if u.gold >= 0 { gold[u.gold] += 1 }
         }
+        return Distribution(name: name, utterances: utterances.count, predicted: predicted, gold: gold)
+    }
+
+    /// The speakers with the most utterances (ties in order of appearance), at most
+    /// `speakerRows`, then the rest as one row.
+    static func perSpeaker(_ all: [Utterance], speakers: [String], classCount: Int) -> [Distribution] {
         var bySpeaker = Array(repeating: [Utterance](), count: speakers.count)
         for u in all { bySpeaker[u.speaker].append(u) }
-        // Most utterances first; ties in order of appearance.
         let ranked = bySpeaker.indices.sorted { (bySpeaker[$0].count, -$0) > (bySpeaker[$1].count, -$1) }
-        var perSpeaker = ranked.prefix(Self.speakerRows).map { distribution(speakers[$0], bySpeaker[$0]) }
-        let rest = ranked.dropFirst(Self.speakerRows)
+        var rows = ranked.prefix(speakerRows).map { distribution(speakers[$0], bySpeaker[$0], classCount: classCount) }
+        let rest = ranked.dropFirst(speakerRows)
         if !rest.isEmpty {
-            perSpeaker.append(distribution("(\(rest.count) others)", rest.flatMap { bySpeaker[$0] }))
+            rows.append(distribution("(\(rest.count) others)", rest.flatMap { bySpeaker[$0] }, classCount: classCount))
         }
-
-        self.title = title ?? "telme report: \(directory.lastPathComponent)"
-        self.classes = classes
-        self.modelClasses = labels.count
-        self.speakers = speakers
-        self.dialogues = dialogues
-        self.overall = distribution("all", all)
-        self.perSpeaker = perSpeaker
-        self.media = media
-        self.records = statusCounts
-        self.provenance = Self.flatten(run)
-        if hasGold || goldCSV != nil {
-            do {
-                evaluation = try Evaluation.evaluate(directory: directory, goldCSV: goldCSV)
-            } catch {
-                evaluationError = "\(error)"
-            }
-        }
+        return rows
     }
 
     /// The whole page.
