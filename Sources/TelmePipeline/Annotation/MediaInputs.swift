@@ -69,36 +69,8 @@ public final class MediaLoader {
             inputs.audioStatus = .error
             let both = needVideo && source.videoRefused == refused
             inputs.notes.append("\(both ? "audio and video" : "audio"): \(refused)")
-        } else if needAudio {
-            do {
-                let file = try mediaFile(source.audioPath, what: "audio")
-                guard file.hasAudio else {
-                    throw MediaError(path: file.path, kind: .noAudioStream, detail: "no audio stream")
-                }
-                // A whole clip is decoded at most to 1 s past the over-limit rule's length: that
-                // decides the rule exactly, and a 10-hour file is never decoded whole.
-                let wholeClipBound = source.audioStart == nil && source.audioEnd == nil
-                    ? settings.zeroMediaOverSeconds.map { $0 + 1 } : nil
-                let raw = try file.audio(sampleRate: settings.sampleRate, start: source.audioStart,
-                                         end: source.audioEnd ?? wholeClipBound)
-                clipSeconds = Double(raw.count) / Double(settings.sampleRate)
-                if audioPreprocessor.exceedsDurationLimit(sampleCount: raw.count) {
-                    // The decode stopped at the bound: the container tells the whole length.
-                    return overLimit(inputs, seconds: max(clipSeconds ?? 0, file.duration ?? 0))
-                }
-                guard raw.count >= minimumAudioSamples else {
-                    throw MediaError(path: file.path, kind: .empty, detail:
-                        "\(raw.count) audio samples, fewer than the audio model needs (\(minimumAudioSamples))")
-                }
-                inputs.audio = audioPreprocessor(raw)
-                inputs.audioStatus = .ok
-            } catch let error as MediaError {
-                inputs.audioStatus = Self.status(of: error)
-                inputs.notes.append("audio: \(error)")
-            } catch {
-                inputs.audioStatus = .error
-                inputs.notes.append("audio: \(error)")
-            }
+        } else if needAudio, let seconds = loadAudio(source, into: &inputs, clipSeconds: &clipSeconds) {
+            return overLimit(inputs, seconds: seconds)
         }
         var timesKnown = true
         if case .dialogueWindow(let start, let end, _) = source.frameRule, !start.isFinite || !end.isFinite {
@@ -108,29 +80,67 @@ public final class MediaLoader {
         if needVideo, timesKnown, let refused = source.videoRefused {
             inputs.videoStatus = .error
             if !needAudio || source.audioRefused != refused { inputs.notes.append("video: \(refused)") }
-        } else if needVideo, timesKnown {
-            do {
-                let file = try mediaFile(source.videoPath, what: "video")
-                guard file.hasVideo else {
-                    throw MediaError(path: file.path, kind: .noVideoStream, detail: "no video stream")
-                }
-                // Without audio to measure, the container's duration decides the over-limit rule.
-                if clipSeconds == nil, case .wholeFile = source.frameRule, let limit = settings.zeroMediaOverSeconds,
-                   let duration = file.duration, duration > limit {
-                    return overLimit(inputs, seconds: duration)
-                }
-                let frames = try file.frames(source.frameRule, count: settings.numFrames)
-                inputs.video = try videoPreprocessor(frames)
-                inputs.videoStatus = .ok
-            } catch let error as MediaError {
-                inputs.videoStatus = Self.status(of: error)
-                inputs.notes.append("video: \(error)")
-            } catch {
-                inputs.videoStatus = .error
-                inputs.notes.append("video: \(error)")
-            }
+        } else if needVideo, timesKnown, let seconds = loadVideo(source, into: &inputs, audioMeasured: clipSeconds != nil) {
+            return overLimit(inputs, seconds: seconds)
         }
         return finish(inputs, zeroMissing: zeroMissing)
+    }
+
+    /// Decodes and preprocesses the audio into `inputs` (or its status and note), setting
+    /// `clipSeconds` to what was decoded. Returns the clip's length when it is over the authors'
+    /// duration limit, leaving `inputs` as it was.
+    private func loadAudio(_ source: MediaSource, into inputs: inout MediaInputs, clipSeconds: inout Double?) -> Double? {
+        do {
+            let file = try mediaFile(source.audioPath, what: "audio")
+            guard file.hasAudio else {
+                throw MediaError(path: file.path, kind: .noAudioStream, detail: "no audio stream")
+            }
+            // A whole clip is decoded at most to 1 s past the over-limit rule's length: that
+            // decides the rule exactly, and a 10-hour file is never decoded whole.
+            let wholeClipBound = source.audioStart == nil && source.audioEnd == nil
+                ? settings.zeroMediaOverSeconds.map { $0 + 1 } : nil
+            let raw = try file.audio(sampleRate: settings.sampleRate, start: source.audioStart,
+                                     end: source.audioEnd ?? wholeClipBound)
+            clipSeconds = Double(raw.count) / Double(settings.sampleRate)
+            if audioPreprocessor.exceedsDurationLimit(sampleCount: raw.count) {
+                // The decode stopped at the bound: the container tells the whole length.
+                return max(clipSeconds ?? 0, file.duration ?? 0)
+            }
+            guard raw.count >= minimumAudioSamples else {
+                throw MediaError(path: file.path, kind: .empty, detail:
+                    "\(raw.count) audio samples, fewer than the audio model needs (\(minimumAudioSamples))")
+            }
+            inputs.audio = audioPreprocessor(raw)
+            inputs.audioStatus = .ok
+        } catch {
+            inputs.audioStatus = Self.status(of: error)
+            inputs.notes.append("audio: \(error)")
+        }
+        return nil
+    }
+
+    /// Decodes and preprocesses the frames into `inputs` (or its status and note). Without
+    /// `audioMeasured`, returns the container's duration when a whole clip is over the authors'
+    /// limit, leaving `inputs` as it was.
+    private func loadVideo(_ source: MediaSource, into inputs: inout MediaInputs, audioMeasured: Bool) -> Double? {
+        do {
+            let file = try mediaFile(source.videoPath, what: "video")
+            guard file.hasVideo else {
+                throw MediaError(path: file.path, kind: .noVideoStream, detail: "no video stream")
+            }
+            // Without audio to measure, the container's duration decides the over-limit rule.
+            if !audioMeasured, case .wholeFile = source.frameRule, let limit = settings.zeroMediaOverSeconds,
+               let duration = file.duration, duration > limit {
+                return duration
+            }
+            let frames = try file.frames(source.frameRule, count: settings.numFrames)
+            inputs.video = try videoPreprocessor(frames)
+            inputs.videoStatus = .ok
+        } catch {
+            inputs.videoStatus = Self.status(of: error)
+            inputs.notes.append("video: \(error)")
+        }
+        return nil
     }
 
     /// The authors' rule for clips over the limit: zero audio and zero video.
@@ -160,7 +170,10 @@ public final class MediaLoader {
         return inputs
     }
 
-    private static func status(of error: MediaError) -> ModalityStatus {
+    /// The status of a modality that could not be read: `missing` when its file or stream is
+    /// absent, else `error`.
+    private static func status(of error: any Error) -> ModalityStatus {
+        guard let error = error as? MediaError else { return .error }
         switch error.kind {
         case .noAudioStream, .noVideoStream: .missing
         case .open: FileManager.default.fileExists(atPath: error.path) ? .error : .missing
