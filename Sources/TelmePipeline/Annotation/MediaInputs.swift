@@ -174,7 +174,7 @@ public final class MediaLoader {
     /// absent, else `error`.
     private static func status(of error: any Error) -> ModalityStatus {
         guard let error = error as? MediaError else { return .error }
-        switch error.kind {
+        return switch error.kind {
         case .noAudioStream, .noVideoStream: .missing
         case .open: FileManager.default.fileExists(atPath: error.path) ? .error : .missing
         default: .error
