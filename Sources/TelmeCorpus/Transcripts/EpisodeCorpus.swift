@@ -169,22 +169,10 @@ public struct EpisodeCorpus: Sendable {
                 problems.append(.severalTranscripts(chosen: transcriptPath, ignored: Array(transcripts.dropFirst())))
             }
             do throws(CorpusError) {
-                if !allowOutsideRoot {
-                    let root = MediaLocator.resolved(folder.path), real = MediaLocator.resolved(transcriptPath)
-                    guard real.hasPrefix(root == "/" ? "/" : root + "/") else {
-                        throw CorpusError(file: transcriptPath, line: nil, message:
-                            "is \(real), outside the episodes folder \(root); not read (--allow-outside-root reads it)")
-                    }
-                }
-                let transcript = try Transcript(contentsOf: URL(fileURLWithPath: transcriptPath), format: format)
+                let (transcript, unnamed) = try readTranscript(transcriptPath, format: format, folder: folder,
+                                                               allowOutsideRoot: allowOutsideRoot)
                 warnings += transcript.warnings
-                let unnamed = transcript.cues.filter(\.speaker.isEmpty)
-                if let first = unnamed.first {
-                    // One note per transcript: a count, not a line per cue.
-                    unnamedSpeakers.append(CorpusWarning(file: transcriptPath, line: first.line, message:
-                        "\(unnamed.count) of \(transcript.cues.count) cues have no speaker (the first here); "
-                        + "their utterances get an empty speaker"))
-                }
+                if let unnamed { unnamedSpeakers.append(unnamed) }
                 // Utterances name the video and transcript relative to the folder, so that the
                 // records and the run's identity do not depend on where the folder is.
                 episodes.append(Episode(name: group.name, video: video, transcript: transcriptPath, format: format,
@@ -197,16 +185,40 @@ public struct EpisodeCorpus: Sendable {
                                         utterances: []))
             }
         }
-        guard groups.contains(where: { (withoutVideo || !$0.videos.isEmpty) && !$0.transcripts.isEmpty }) else {
-            let videos = groups.reduce(0) { $0 + $1.videos.count }
-            let transcripts = groups.reduce(0) { $0 + $1.transcripts.count }
-            throw CorpusError(file: folder.path, line: nil, message:
-                "no episode: no video (\(videoExtensions.map { "." + $0 }.joined(separator: ", "))) has a transcript "
-                + "(.srt, .vtt, .json, .csv) of the same name (\(videos) videos, \(transcripts) transcripts)")
-        }
+        try checkSomeEpisode(groups, folder: folder, withoutVideo: withoutVideo)
         var corpus = EpisodeCorpus(folder: folder.path, episodes: episodes, warnings: warnings, problems: problems)
         corpus.unnamedSpeakers = unnamedSpeakers
         return corpus
+    }
+
+    /// Reads an episode's transcript, refused when it lies outside `folder` (links and `..`
+    /// resolved) unless `allowOutsideRoot`; with one note when some cues name no speaker.
+    private static func readTranscript(_ path: String, format: TranscriptFormat?, folder: URL, allowOutsideRoot: Bool)
+        throws(CorpusError) -> (Transcript, unnamedSpeakers: CorpusWarning?) {
+        if !allowOutsideRoot {
+            let root = MediaLocator.resolved(folder.path), real = MediaLocator.resolved(path)
+            guard real.hasPrefix(root == "/" ? "/" : root + "/") else {
+                throw CorpusError(file: path, line: nil, message:
+                    "is \(real), outside the episodes folder \(root); not read (--allow-outside-root reads it)")
+            }
+        }
+        let transcript = try Transcript(contentsOf: URL(fileURLWithPath: path), format: format)
+        let unnamed = transcript.cues.filter(\.speaker.isEmpty)
+        guard let first = unnamed.first else { return (transcript, nil) }
+        // One note per transcript: a count, not a line per cue.
+        return (transcript, CorpusWarning(file: path, line: first.line, message:
+            "\(unnamed.count) of \(transcript.cues.count) cues have no speaker (the first here); "
+            + "their utterances get an empty speaker"))
+    }
+
+    /// Throws unless some episode has a transcript and (or, `withoutVideo`) a video.
+    private static func checkSomeEpisode(_ groups: [Group], folder: URL, withoutVideo: Bool) throws(CorpusError) {
+        guard !groups.contains(where: { (withoutVideo || !$0.videos.isEmpty) && !$0.transcripts.isEmpty }) else { return }
+        let videos = groups.reduce(0) { $0 + $1.videos.count }
+        let transcripts = groups.reduce(0) { $0 + $1.transcripts.count }
+        throw CorpusError(file: folder.path, line: nil, message:
+            "no episode: no video (\(videoExtensions.map { "." + $0 }.joined(separator: ", "))) has a transcript "
+            + "(.srt, .vtt, .json, .csv) of the same name (\(videos) videos, \(transcripts) transcripts)")
     }
 
     /// The utterances of one transcript, split into dialogues by the rule above.
