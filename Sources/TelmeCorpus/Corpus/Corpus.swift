@@ -117,34 +117,8 @@ public struct Corpus: Sendable {
         guard let header = rows.first else {
             throw CorpusError(file: file, line: nil, message: "empty file: no header row")
         }
-        let resolved: CorpusLayout
-        if let layout {
-            resolved = layout
-        } else if let detected = CorpusLayout.detect(header: header.fields) {
-            resolved = detected
-        } else {
-            throw CorpusError(file: file, line: header.line, message:
-                "cannot tell the layout from the header (MELD has Utterance_ID, IEMOCAP has Wav_Path); "
-                + "columns: \(header.fields.joined(separator: ", "))")
-        }
-        func column(_ name: String) -> Int? { header.fields.firstIndex(of: name) }
-        func required(_ name: String) throws(CorpusError) -> Int {
-            guard let index = column(name) else {
-                throw CorpusError(file: file, line: header.line, message:
-                    "no column \"\(name)\" for the \(resolved.rawValue) layout; columns: \(header.fields.joined(separator: ", "))")
-            }
-            return index
-        }
-        guard resolved != .episodes else {
-            throw CorpusError(file: file, line: nil, message: "the episodes layout is a folder of videos and transcripts, not one CSV")
-        }
-        for name in resolved.requiredColumns { _ = try required(name) }
-        let text = try required("Utterance"), speaker = try required("Speaker"), dialogue = try required("Dialogue_ID")
-        let emotion = column("Emotion"), video = column("Video_Path")
-        let utteranceID = resolved == .meld ? column("Utterance_ID") : nil
-        let start = column(resolved == .meld ? "StartTime" : "Start_Time")
-        let end = column(resolved == .meld ? "EndTime" : "End_Time")
-        let wav = resolved == .iemocap ? column("Wav_Path") : nil
+        let resolved = if let layout { layout } else { try Self.detectLayout(header, file: file) }
+        let columns = try Columns(header: header, layout: resolved, file: file)
 
         var utterances: [Utterance] = []
         utterances.reserveCapacity(rows.count - 1)
@@ -158,7 +132,7 @@ public struct Corpus: Sendable {
                     "expected \(header.fields.count) fields as in the header, found \(row.fields.count)")
             }
             func value(_ column: Int?) -> String? { column.map { row.fields[$0] } }
-            let dialogueID = row.fields[dialogue]
+            let dialogueID = row.fields[columns.dialogue]
             let key = Array(dialogueID.utf8)
             if key == previous {
                 index += 1
@@ -171,14 +145,55 @@ public struct Corpus: Sendable {
                 }
             }
             previous = key
-            let gold = value(emotion).flatMap { $0.isEmpty ? nil : $0 }
+            let gold = value(columns.emotion).flatMap { $0.isEmpty ? nil : $0 }
             utterances.append(Utterance(
-                dialogue: dialogueID, index: index, utteranceID: value(utteranceID),
-                speaker: row.fields[speaker], text: row.fields[text], gold: gold,
-                startTime: value(start), endTime: value(end), videoPath: value(video), wavPath: value(wav),
+                dialogue: dialogueID, index: index, utteranceID: value(columns.utteranceID),
+                speaker: row.fields[columns.speaker], text: row.fields[columns.text], gold: gold,
+                startTime: value(columns.start), endTime: value(columns.end), videoPath: value(columns.video),
+                wavPath: value(columns.wav),
                 line: row.line, cue: utterances.count))
         }
         self.init(file: file, layout: resolved, utterances: utterances, warnings: warnings)
+    }
+
+    /// The layout the header's columns show.
+    private static func detectLayout(_ header: CSVRow, file: String) throws(CorpusError) -> CorpusLayout {
+        guard let detected = CorpusLayout.detect(header: header.fields) else {
+            throw CorpusError(file: file, line: header.line, message:
+                "cannot tell the layout from the header (MELD has Utterance_ID, IEMOCAP has Wav_Path); "
+                + "columns: \(header.fields.joined(separator: ", "))")
+        }
+        return detected
+    }
+
+    /// Where a CSV layout's fields are among the header's columns.
+    private struct Columns {
+        var text: Int, speaker: Int, dialogue: Int
+        var emotion: Int?, video: Int?, utteranceID: Int?, start: Int?, end: Int?, wav: Int?
+
+        init(header: CSVRow, layout: CorpusLayout, file: String) throws(CorpusError) {
+            func column(_ name: String) -> Int? { header.fields.firstIndex(of: name) }
+            func required(_ name: String) throws(CorpusError) -> Int {
+                guard let index = column(name) else {
+                    throw CorpusError(file: file, line: header.line, message:
+                        "no column \"\(name)\" for the \(layout.rawValue) layout; columns: \(header.fields.joined(separator: ", "))")
+                }
+                return index
+            }
+            guard layout != .episodes else {
+                throw CorpusError(file: file, line: nil, message: "the episodes layout is a folder of videos and transcripts, not one CSV")
+            }
+            for name in layout.requiredColumns { _ = try required(name) }
+            text = try required("Utterance")
+            speaker = try required("Speaker")
+            dialogue = try required("Dialogue_ID")
+            emotion = column("Emotion")
+            video = column("Video_Path")
+            utteranceID = layout == .meld ? column("Utterance_ID") : nil
+            start = column(layout == .meld ? "StartTime" : "Start_Time")
+            end = column(layout == .meld ? "EndTime" : "End_Time")
+            wav = layout == .iemocap ? column("Wav_Path") : nil
+        }
     }
 
     /// The utterances as the teacher's input builder takes them.

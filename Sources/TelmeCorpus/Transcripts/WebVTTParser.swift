@@ -34,7 +34,23 @@ enum WebVTTParser {
                 "not a WebVTT file: the first line must be \"WEBVTT\", found \(TranscriptText.quoted(first.text))")
         }
 
-        // Blocks: runs of non-blank lines; the header is the first one.
+        let blocks = cueBlocks(lines, file: file, warnings: &warnings)
+        let pending = pendingCues(blocks, file: file, warnings: &warnings)
+        var cues: [TranscriptCue] = []
+        for cue in pending {
+            var voices: [String] = []
+            let text = cue.text.map { CueText.stripWebVTTMarkup($0, voices: &voices) }
+            if let made = CueText.cue(timing: cue.timing, text: text, voices: voices, file: file,
+                                            example: example, warnings: &warnings) {
+                cues.append(made)
+            }
+        }
+        return Transcript(file: file, format: .vtt, cues: cues, warnings: warnings)
+    }
+
+    /// The blocks (runs of non-blank lines) after the header; a cue written right under the
+    /// header (no blank line) is kept, with a warning.
+    private static func cueBlocks(_ lines: [SourceLine], file: String, warnings: inout [CorpusWarning]) -> [[SourceLine]] {
         var blocks: [[SourceLine]] = []
         var current: [SourceLine] = []
         for line in lines {
@@ -54,7 +70,13 @@ enum WebVTTParser {
         } else {
             blocks.removeFirst()
         }
+        return blocks
+    }
 
+    /// The cues of the blocks, timing line and text lines, before their text is read; NOTE,
+    /// STYLE and REGION blocks skipped, other text appended to the cue before it.
+    private static func pendingCues(_ blocks: [[SourceLine]], file: String,
+                                    warnings: inout [CorpusWarning]) -> [PendingCue] {
         var pending: [PendingCue] = []
         for block in blocks {
             let head = block[0].text
@@ -80,17 +102,7 @@ enum WebVTTParser {
                 }
             }
         }
-
-        var cues: [TranscriptCue] = []
-        for cue in pending {
-            var voices: [String] = []
-            let text = cue.text.map { CueText.stripWebVTTMarkup($0, voices: &voices) }
-            if let made = CueText.cue(timing: cue.timing, text: text, voices: voices, file: file,
-                                            example: example, warnings: &warnings) {
-                cues.append(made)
-            }
-        }
-        return Transcript(file: file, format: .vtt, cues: cues, warnings: warnings)
+        return pending
     }
 
     /// Whether `line` is `word` alone or followed by a space or tab (how WebVTT marks its keywords).
