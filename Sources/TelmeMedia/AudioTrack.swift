@@ -157,6 +157,25 @@ final class AudioTrack {
         let count = Int(decoded.pointee.nb_samples)
         let frameChannels = Int(decoded.pointee.ch_layout.nb_channels)
         guard count > 0, frameChannels > 0 else { return }
+        guard let converter = try converter(for: decoded) else { return }
+        let bytesPerSample = quantizesTo16Bit ? 2 : 4
+        let needed = count * frameChannels * bytesPerSample
+        if converted.count < needed { converted = [UInt8](repeating: 0, count: needed) }
+        let produced: Int32 = converted.withUnsafeMutableBufferPointer { output in
+            var outPlanes: [UnsafeMutablePointer<UInt8>?] = [output.baseAddress]
+            return decoded.pointee.extended_data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 1) { input in
+                swr_convert(converter.pointer, &outPlanes, Int32(count), input, Int32(count))
+            }
+        }
+        guard produced >= 0 else {
+            throw MediaError(path: path, kind: .resample,
+                             detail: "sample conversion failed: \(ffmpegMessage(produced)) (swr_convert)")
+        }
+        appendMono(frames: Int(produced), channels: frameChannels)
+    }
+
+    /// The converter for the frame's layout, format and rate: the last one while they stay the same.
+    private func converter(for decoded: UnsafeMutablePointer<AVFrame>) throws(MediaError) -> Resampler? {
         let key = ConverterKey(channels: decoded.pointee.ch_layout.nb_channels,
                                order: decoded.pointee.ch_layout.order.rawValue,
                                mask: decoded.pointee.ch_layout.order == AV_CHANNEL_ORDER_NATIVE
@@ -183,21 +202,11 @@ final class AudioTrack {
                                       outFormat: target, outRate: decoded.pointee.sample_rate)
             converterKey = key
         }
-        guard let converter else { return }
-        let bytesPerSample = quantizesTo16Bit ? 2 : 4
-        let needed = count * frameChannels * bytesPerSample
-        if converted.count < needed { converted = [UInt8](repeating: 0, count: needed) }
-        let produced: Int32 = converted.withUnsafeMutableBufferPointer { output in
-            var outPlanes: [UnsafeMutablePointer<UInt8>?] = [output.baseAddress]
-            return decoded.pointee.extended_data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 1) { input in
-                swr_convert(converter.pointer, &outPlanes, Int32(count), input, Int32(count))
-            }
-        }
-        guard produced >= 0 else {
-            throw MediaError(path: path, kind: .resample,
-                             detail: "sample conversion failed: \(ffmpegMessage(produced)) (swr_convert)")
-        }
-        let frames = Int(produced)
+        return converter
+    }
+
+    /// Appends the mean over channels of the first `frames` converted samples to the buffer.
+    private func appendMono(frames: Int, channels frameChannels: Int) {
         let scale = Float(frameChannels)
         buffer.reserveCapacity(buffer.count + frames)
         converted.withUnsafeBytes { raw in

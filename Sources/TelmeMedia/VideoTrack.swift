@@ -241,34 +241,13 @@ final class VideoTrack {
             throw MediaError(path: path, kind: .decode, detail: "decoded frame \(currentNumber) has no picture")
         }
         let pixelFormat = AVPixelFormat(rawValue: source.pointee.format)
-        // OpenCV converts at the decoder's coded size (the frame buffers are allocated for it),
-        // then exposes the stream-size region. Fall back to the frame size if the coded size
-        // cannot be read from this frame's buffers.
-        var bufferWidth = codec.pointer.pointee.coded_width
-        var bufferHeight = codec.pointer.pointee.coded_height
-        let lineNeeded = av_image_get_linesize(pixelFormat, bufferWidth, 0)
-        if bufferWidth < source.pointee.width || bufferHeight < source.pointee.height
-            || lineNeeded < 0 || lineNeeded > source.pointee.linesize.0 {
-            bufferWidth = source.pointee.width
-            bufferHeight = source.pointee.height
-        }
+        let (bufferWidth, bufferHeight) = bufferSize(of: source, pixelFormat: pixelFormat)
         guard let context = scaler.context(width: bufferWidth, height: bufferHeight, from: pixelFormat,
                                            to: AV_PIX_FMT_BGR24, flags: SWS_BICUBIC) else {
             let name = av_get_pix_fmt_name(pixelFormat).map { String(cString: $0) } ?? "format \(pixelFormat.rawValue)"
             throw MediaError(path: path, kind: .convert, detail: "cannot convert \(name) to BGR24 (sws_getCachedContext)")
         }
-        let target = converted.pointer
-        if target.pointee.width != bufferWidth || target.pointee.height != bufferHeight || target.pointee.data.0 == nil {
-            av_frame_unref(target)
-            target.pointee.format = AV_PIX_FMT_BGR24.rawValue
-            target.pointee.width = bufferWidth
-            target.pointee.height = bufferHeight
-            let allocated = av_frame_get_buffer(target, 32)
-            guard allocated >= 0 else {
-                throw MediaError(path: path, kind: .convert,
-                                 detail: "cannot allocate a \(bufferWidth)x\(bufferHeight) BGR frame: \(ffmpegMessage(allocated)) (av_frame_get_buffer)")
-            }
-        }
+        let target = try bgrFrame(width: bufferWidth, height: bufferHeight)
         let scaled = withUnsafePointer(to: &source.pointee.data) { sourcePlanes in
             withUnsafePointer(to: &source.pointee.linesize) { sourceStrides in
                 withUnsafePointer(to: &target.pointee.data) { targetPlanes in
@@ -299,5 +278,36 @@ final class VideoTrack {
         }
         return VideoFrame(width: width, height: height, bgr: bgr, number: currentNumber,
                           time: currentTime, source: path)
+    }
+
+    /// The size to convert at: OpenCV converts at the decoder's coded size (the frame buffers
+    /// are allocated for it), then exposes the stream-size region. The frame size when the coded
+    /// size cannot be read from this frame's buffers.
+    private func bufferSize(of source: UnsafeMutablePointer<AVFrame>, pixelFormat: AVPixelFormat) -> (Int32, Int32) {
+        let codedWidth = codec.pointer.pointee.coded_width
+        let codedHeight = codec.pointer.pointee.coded_height
+        let lineNeeded = av_image_get_linesize(pixelFormat, codedWidth, 0)
+        if codedWidth < source.pointee.width || codedHeight < source.pointee.height
+            || lineNeeded < 0 || lineNeeded > source.pointee.linesize.0 {
+            return (source.pointee.width, source.pointee.height)
+        }
+        return (codedWidth, codedHeight)
+    }
+
+    /// The BGR24 frame to convert into, (re)allocated when its size changes.
+    private func bgrFrame(width: Int32, height: Int32) throws(MediaError) -> UnsafeMutablePointer<AVFrame> {
+        let target = converted.pointer
+        if target.pointee.width != width || target.pointee.height != height || target.pointee.data.0 == nil {
+            av_frame_unref(target)
+            target.pointee.format = AV_PIX_FMT_BGR24.rawValue
+            target.pointee.width = width
+            target.pointee.height = height
+            let allocated = av_frame_get_buffer(target, 32)
+            guard allocated >= 0 else {
+                throw MediaError(path: path, kind: .convert,
+                                 detail: "cannot allocate a \(width)x\(height) BGR frame: \(ffmpegMessage(allocated)) (av_frame_get_buffer)")
+            }
+        }
+        return target
     }
 }
