@@ -80,25 +80,9 @@ public struct ClassificationMetrics: Sendable, Equatable, Codable {
     /// - Parameter labels: the class order to report in (the model's labels); duplicates are ignored.
     public init?(pairs: [(gold: String, predicted: String)], labels: [String]) {
         guard !pairs.isEmpty else { return nil }
-        var order: [String] = []
-        var index: [String: Int] = [:]
-        for label in labels where index[label] == nil {
-            index[label] = order.count
-            order.append(label)
-        }
-        let extra = Set(pairs.flatMap { [$0.gold, $0.predicted] }).filter { index[$0] == nil }
-        for label in extra.sorted(by: Self.scalarOrder) {
-            index[label] = order.count
-            order.append(label)
-        }
-
+        let order = Self.classOrder(pairs, labels: labels)
+        let confusion = Self.confusion(pairs, order: order)
         let n = order.count
-        var confusion = [[Int]](repeating: [Int](repeating: 0, count: n), count: n)
-        for (gold, predicted) in pairs {
-            // Every label of a pair was put in `index` above.
-            guard let g = index[gold], let p = index[predicted] else { continue }
-            confusion[g][p] += 1
-        }
         var support = [Int](repeating: 0, count: n), predicted = [Int](repeating: 0, count: n)
         var correct = 0
         for g in 0..<n {
@@ -120,8 +104,42 @@ public struct ClassificationMetrics: Sendable, Equatable, Codable {
                 support: support[c], predicted: predicted[c], present: support[c] + predicted[c] > 0))
         }
 
-        // sklearn averages over unique_labels(y_true, y_pred), which numpy sorts; summing in
-        // that order keeps the last bit where sklearn has it.
+        self.labels = order
+        self.confusion = confusion
+        self.count = pairs.count
+        self.correct = correct
+        self.accuracy = Double(correct) / Double(pairs.count)
+        (self.weighted, self.macro) = Self.averages(classes)
+        self.classes = classes
+        self.undefinedPrecision = classes.filter { $0.present && $0.predicted == 0 }.map(\.label)
+        self.undefinedRecall = classes.filter { $0.present && $0.support == 0 }.map(\.label)
+    }
+
+    /// `labels` without duplicates, then the other labels of the pairs in numpy's order.
+    static func classOrder(_ pairs: [(gold: String, predicted: String)], labels: [String]) -> [String] {
+        var order: [String] = []
+        var seen: Set<String> = []
+        for label in labels where seen.insert(label).inserted { order.append(label) }
+        let extra = Set(pairs.flatMap { [$0.gold, $0.predicted] }).filter { !seen.contains($0) }
+        return order + extra.sorted(by: Self.scalarOrder)
+    }
+
+    /// `confusion[gold][predicted]` counts in `order`.
+    static func confusion(_ pairs: [(gold: String, predicted: String)], order: [String]) -> [[Int]] {
+        let index = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: order.count), count: order.count)
+        for (gold, predicted) in pairs {
+            // Every label of a pair is in `order`.
+            guard let g = index[gold], let p = index[predicted] else { continue }
+            confusion[g][p] += 1
+        }
+        return confusion
+    }
+
+    /// The support-weighted and the plain means over the present classes. sklearn averages over
+    /// unique_labels(y_true, y_pred), which numpy sorts; summing in that order keeps the last bit
+    /// where sklearn has it.
+    static func averages(_ classes: [ClassScores]) -> (weighted: AveragedScores, macro: AveragedScores) {
         let present = classes.filter(\.present).sorted { Self.scalarOrder($0.label, $1.label) }
         let weights = present.map { Double($0.support) }
         let total = NumPySum.sum(weights)
@@ -131,18 +149,8 @@ public struct ClassificationMetrics: Sendable, Equatable, Codable {
         func mean(_ value: KeyPath<ClassScores, Double>) -> Double {
             NumPySum.sum(present.map { $0[keyPath: value] }) / Double(present.count)
         }
-
-        self.labels = order
-        self.confusion = confusion
-        self.count = pairs.count
-        self.correct = correct
-        self.accuracy = Double(correct) / Double(pairs.count)
-        self.weighted = AveragedScores(precision: weightedMean(\.precision), recall: weightedMean(\.recall),
-                                       f1: weightedMean(\.f1))
-        self.macro = AveragedScores(precision: mean(\.precision), recall: mean(\.recall), f1: mean(\.f1))
-        self.classes = classes
-        self.undefinedPrecision = classes.filter { $0.present && $0.predicted == 0 }.map(\.label)
-        self.undefinedRecall = classes.filter { $0.present && $0.support == 0 }.map(\.label)
+        return (AveragedScores(precision: weightedMean(\.precision), recall: weightedMean(\.recall), f1: weightedMean(\.f1)),
+                AveragedScores(precision: mean(\.precision), recall: mean(\.recall), f1: mean(\.f1)))
     }
 
     /// numpy's order of strings: by Unicode scalar values.

@@ -27,6 +27,30 @@ extension Evaluation {
     /// in fixed-width columns with 4 decimals ("." whatever the locale).
     public func text() -> String {
         let m = metrics
+        var out = summaryLines()
+        out.append("")
+
+        let averaged = m.classes.filter(\.present).count
+        out.append("accuracy     \(Self.fixed(m.accuracy))  (\(m.correct)/\(m.count))")
+        out.append("weighted F1  \(Self.fixed(m.weighted.f1))  (the paper's metric: sklearn average='weighted')")
+        out.append("macro F1     \(Self.fixed(m.macro.f1))  (over the \(averaged) classes in gold or predictions)")
+        out.append("")
+
+        let width = max(12, m.labels.map(\.count).max() ?? 0) + 2
+        out += classTable(width: width)
+        out.append("")
+
+        out.append("confusion matrix (rows: gold, columns: predicted)")
+        let cell = max(m.labels.map(\.count).max() ?? 0, String(m.count).count) + 2
+        out.append(Self.pad("", width, right: false) + m.labels.map { Self.pad($0, cell) }.joined())
+        for (label, row) in zip(m.labels, m.confusion) {
+            out.append(Self.pad(label, width, right: false) + row.map { Self.pad(String($0), cell) }.joined())
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Where the records and gold labels came from, the counts, notes and warnings.
+    private func summaryLines() -> [String] {
         var out: [String] = []
         out.append("annotations: \(directory)")
         switch gold.kind {
@@ -47,46 +71,41 @@ extension Evaluation {
                 + unknownGoldLabels.map { "\"\($0.label)\" (\($0.count))" }.joined(separator: ", "))
         }
         for warning in warnings { out.append("warning: \(warning)") }
-        out.append("")
+        return out
+    }
 
-        let averaged = m.classes.filter(\.present).count
-        out.append("accuracy     \(Self.fixed(m.accuracy))  (\(m.correct)/\(m.count))")
-        out.append("weighted F1  \(Self.fixed(m.weighted.f1))  (the paper's metric: sklearn average='weighted')")
-        out.append("macro F1     \(Self.fixed(m.macro.f1))  (over the \(averaged) classes in gold or predictions)")
-        out.append("")
-
-        let width = max(12, m.labels.map(\.count).max() ?? 0) + 2
-        func pad(_ s: String, _ w: Int, right: Bool = true) -> String {
-            let fill = String(repeating: " ", count: max(0, w - s.count))
-            return right ? fill + s : s + fill
-        }
-        out.append(pad("class", width, right: false) + pad("precision", 10) + pad("recall", 10) + pad("f1", 10)
-            + pad("support", 9) + pad("predicted", 11))
+    /// Per class: precision, recall, F1, support, predicted; then the two averages and which
+    /// scores were set to 0. The first column is `width` wide.
+    private func classTable(width: Int) -> [String] {
+        let m = metrics
+        var out: [String] = []
+        out.append(Self.pad("class", width, right: false) + Self.pad("precision", 10) + Self.pad("recall", 10)
+            + Self.pad("f1", 10) + Self.pad("support", 9) + Self.pad("predicted", 11))
         for c in m.classes {
-            var row = pad(c.label, width, right: false) + pad(Self.fixed(c.precision), 10) + pad(Self.fixed(c.recall), 10)
-                + pad(Self.fixed(c.f1), 10) + pad(String(c.support), 9) + pad(String(c.predicted), 11)
+            var row = Self.pad(c.label, width, right: false) + Self.pad(Self.fixed(c.precision), 10)
+                + Self.pad(Self.fixed(c.recall), 10) + Self.pad(Self.fixed(c.f1), 10) + Self.pad(String(c.support), 9)
+                + Self.pad(String(c.predicted), 11)
             if !c.present { row += "  (absent: not averaged)" }
             out.append(row)
         }
-        out.append(pad("weighted avg", width, right: false) + pad(Self.fixed(m.weighted.precision), 10)
-            + pad(Self.fixed(m.weighted.recall), 10) + pad(Self.fixed(m.weighted.f1), 10) + pad(String(m.count), 9))
-        out.append(pad("macro avg", width, right: false) + pad(Self.fixed(m.macro.precision), 10)
-            + pad(Self.fixed(m.macro.recall), 10) + pad(Self.fixed(m.macro.f1), 10) + pad(String(m.count), 9))
+        for (name, scores) in [("weighted avg", m.weighted), ("macro avg", m.macro)] {
+            out.append(Self.pad(name, width, right: false) + Self.pad(Self.fixed(scores.precision), 10)
+                + Self.pad(Self.fixed(scores.recall), 10) + Self.pad(Self.fixed(scores.f1), 10)
+                + Self.pad(String(m.count), 9))
+        }
         if !m.undefinedPrecision.isEmpty {
             out.append("precision set to 0 for classes never predicted: " + m.undefinedPrecision.joined(separator: ", "))
         }
         if !m.undefinedRecall.isEmpty {
             out.append("recall set to 0 for classes never gold: " + m.undefinedRecall.joined(separator: ", "))
         }
-        out.append("")
+        return out
+    }
 
-        out.append("confusion matrix (rows: gold, columns: predicted)")
-        let cell = max(m.labels.map(\.count).max() ?? 0, String(m.count).count) + 2
-        out.append(pad("", width, right: false) + m.labels.map { pad($0, cell) }.joined())
-        for (label, row) in zip(m.labels, m.confusion) {
-            out.append(pad(label, width, right: false) + row.map { pad(String($0), cell) }.joined())
-        }
-        return out.joined(separator: "\n") + "\n"
+    /// `s` padded with spaces to `w` characters, on the left (`right`-aligned) or on the right.
+    private static func pad(_ s: String, _ w: Int, right: Bool = true) -> String {
+        let fill = String(repeating: " ", count: max(0, w - s.count))
+        return right ? fill + s : s + fill
     }
 
     /// `value` with 4 decimals and a "." (no locale, no printf): half away from zero on the
