@@ -129,14 +129,15 @@ public final class OutputWriter {
             return done
         }
         done = try journal.read()
-        for entry in done {
-            guard plan.units.indices.contains(entry.unit),
-                  plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
-                  entry.status.count == entry.count else {
-                throw PipelineError(.changedFolder, path: journal.file.url.path,
-                                    "unit \(entry.unit) does not fit the corpus")
-            }
-        }
+        for entry in done { try journal.check(entry, fits: plan) }
+        try cutFilesToDone()
+        if formats.contains(.json), let last = done.last { try readPendingDocument(after: last, in: documents) }
+        return done
+    }
+
+    /// Cuts each record file back to the end of the last unit done, after checking that it
+    /// holds that much and starts with this run's header.
+    private func cutFilesToDone() throws {
         for (format, file) in files {
             let end = done.last.map { $0.range(format)?.upperBound ?? -1 } ?? header(format).count
             guard end >= 0, file.size >= end else {
@@ -151,21 +152,22 @@ public final class OutputWriter {
             }
             try file.truncate(to: end)
         }
-        if formats.contains(.json), let last = done.last {
-            let end = last.first + last.count
-            let group = plan.groupOfUtterance[end - 1]
-            let range = plan.groups[group].range
-            if end < range.upperBound {
-                let objects = try Self.documentRecords(in: documents.appendingPathComponent(plan.groups[group].fileName))
-                guard objects.count >= end - range.lowerBound else {
-                    throw PipelineError(.changedFolder, path: plan.groups[group].fileName,
-                                        "holds \(objects.count) records, "
-                                        + "\(end - range.lowerBound) were committed (--overwrite starts again)")
-                }
-                pending = (group, Array(objects.prefix(end - range.lowerBound)))
-            }
+    }
+
+    /// When the last unit done ends inside a group, the records its `json` document already
+    /// holds: the next unit's are added to them.
+    private func readPendingDocument(after last: UnitEntry, in documents: URL) throws {
+        let end = last.first + last.count
+        let group = plan.groupOfUtterance[end - 1]
+        let range = plan.groups[group].range
+        guard end < range.upperBound else { return }
+        let objects = try Self.documentRecords(in: documents.appendingPathComponent(plan.groups[group].fileName))
+        guard objects.count >= end - range.lowerBound else {
+            throw PipelineError(.changedFolder, path: plan.groups[group].fileName,
+                                "holds \(objects.count) records, "
+                                + "\(end - range.lowerBound) were committed (--overwrite starts again)")
         }
-        return done
+        pending = (group, Array(objects.prefix(end - range.lowerBound)))
     }
 
     /// Writes and commits the records of unit `unit` (an index into `plan.units`).

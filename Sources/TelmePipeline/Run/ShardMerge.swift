@@ -104,12 +104,7 @@ public enum ShardMerge {
             let journal = try UnitJournal(directory: folder)
             let files = try formats.filter { $0 != .json }.map { ($0, try AppendFile(OutputWriter.url(folder, $0))) }
             for entry in try journal.read(repair: false) {
-                guard plan.units.indices.contains(entry.unit),
-                      plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
-                      entry.status.count == entry.count else {
-                    throw PipelineError(.changedFolder, path: journal.file.url.path,
-                                        "unit \(entry.unit) does not fit the corpus")
-                }
+                try journal.check(entry, fits: plan)
                 if let other = sources[entry.unit] {
                     throw PipelineError(.merge,
                         "unit \(entry.unit) (dialogue \(corpus.utterances[entry.first].dialogue)) is in both "

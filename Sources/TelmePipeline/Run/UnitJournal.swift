@@ -48,6 +48,16 @@ final class UnitJournal {
         }
     }
 
+    /// Throws unless `entry` is a unit of `plan` as the plan cuts it (the corpus and the run's
+    /// settings have not changed since it was written).
+    func check(_ entry: UnitEntry, fits plan: RunPlan) throws {
+        guard plan.units.indices.contains(entry.unit),
+              plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
+              entry.status.count == entry.count else {
+            throw PipelineError(.changedFolder, path: file.url.path, "unit \(entry.unit) does not fit the corpus")
+        }
+    }
+
     /// The units listed, in order. A last line cut short (the process died while writing it)
     /// is dropped, and with `repair` cut off the file; any other unreadable line is an error
     /// naming it.
