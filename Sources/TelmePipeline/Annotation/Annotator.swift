@@ -184,25 +184,8 @@ public final class Annotator {
         let audio = try audioOutputs(prepared, official: official, step: step)
         let video = try videoOutputs(prepared, official: official, step: step)
 
-        // The fusion runs on the utterances that have every student's input.
-        var fused: [Int: ArraySlice<Float>] = [:]
-        var fusedVectors: [Int: ArraySlice<Float>] = [:]
-        if let fusion {
-            let members = prepared.indices.filter { audio.hidden[$0] != nil && video.hidden[$0] != nil }
-            if !members.isEmpty {
-                let text = Tensor(stacking: members.map { textLogits.hidden.row($0) })
-                let a = Tensor(stacking: members.map { audio.hidden[$0]! })
-                let v = Tensor(stacking: members.map { video.hidden[$0]! })
-                let representation = fusion.representation(text: text, audio: a, video: v,
-                                                           semantics: official ? .officialBatch4 : .independent,
-                                                           order: settings.fusionOrder)
-                let logits = fusion.head(representation)
-                for (row, member) in members.enumerated() {
-                    fused[member] = logits.row(row)
-                    fusedVectors[member] = representation.row(row)
-                }
-            }
-        }
+        let (fused, fusedVectors) = fusionOutputs(text: textLogits.hidden, audio: audio.hidden, video: video.hidden,
+                                                  official: official)
 
         var records: [AnnotationRecord] = []
         for (k, i) in unit.enumerated() {
@@ -239,6 +222,27 @@ public final class Annotator {
                                                         fused: fusedVectors[k].map(Array.init)) : nil))
         }
         return records
+    }
+
+    /// The fusion's logits and representation of the unit's utterances (by position in the
+    /// unit) that have every student's input; none without a fusion.
+    private func fusionOutputs(text: Tensor, audio: [ArraySlice<Float>?], video: [ArraySlice<Float>?], official: Bool)
+        -> (logits: [Int: ArraySlice<Float>], vectors: [Int: ArraySlice<Float>]) {
+        var fused: [Int: ArraySlice<Float>] = [:]
+        var fusedVectors: [Int: ArraySlice<Float>] = [:]
+        let members = audio.indices.filter { audio[$0] != nil && video[$0] != nil }
+        guard let fusion, !members.isEmpty else { return (fused, fusedVectors) }
+        let representation = fusion.representation(text: Tensor(stacking: members.map { text.row($0) }),
+                                                   audio: Tensor(stacking: members.map { audio[$0]! }),
+                                                   video: Tensor(stacking: members.map { video[$0]! }),
+                                                   semantics: official ? .officialBatch4 : .independent,
+                                                   order: settings.fusionOrder)
+        let logits = fusion.head(representation)
+        for (row, member) in members.enumerated() {
+            fused[member] = logits.row(row)
+            fusedVectors[member] = representation.row(row)
+        }
+        return (fused, fusedVectors)
     }
 
     /// The teacher's h_t and logits for the unit, batched `batchSize` at a time; each batch's
