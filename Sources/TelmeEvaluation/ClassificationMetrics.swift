@@ -149,7 +149,8 @@ public struct ClassificationMetrics: Sendable, Equatable, Codable {
         func mean(_ value: KeyPath<ClassScores, Double>) -> Double {
             NumPySum.sum(present.map { $0[keyPath: value] }) / Double(present.count)
         }
-        return (AveragedScores(precision: weightedMean(\.precision), recall: weightedMean(\.recall), f1: weightedMean(\.f1)),
+        return (AveragedScores(precision: weightedMean(\.precision), recall: weightedMean(\.recall),
+                               f1: weightedMean(\.f1)),
                 AveragedScores(precision: mean(\.precision), recall: mean(\.recall), f1: mean(\.f1)))
     }
 

@@ -213,7 +213,8 @@ public struct EpisodeCorpus: Sendable {
 
     /// Throws unless some episode has a transcript and (or, `withoutVideo`) a video.
     private static func checkSomeEpisode(_ groups: [Group], folder: URL, withoutVideo: Bool) throws(CorpusError) {
-        guard !groups.contains(where: { (withoutVideo || !$0.videos.isEmpty) && !$0.transcripts.isEmpty }) else { return }
+        let someEpisode = groups.contains { (withoutVideo || !$0.videos.isEmpty) && !$0.transcripts.isEmpty }
+        guard !someEpisode else { return }
         let videos = groups.reduce(0) { $0 + $1.videos.count }
         let transcripts = groups.reduce(0) { $0 + $1.transcripts.count }
         throw CorpusError(file: folder.path, line: nil, message:

@@ -50,7 +50,8 @@ enum WebVTTParser {
 
     /// The blocks (runs of non-blank lines) after the header; a cue written right under the
     /// header (no blank line) is kept, with a warning.
-    private static func cueBlocks(_ lines: [SourceLine], file: String, warnings: inout [CorpusWarning]) -> [[SourceLine]] {
+    private static func cueBlocks(_ lines: [SourceLine], file: String,
+                                  warnings: inout [CorpusWarning]) -> [[SourceLine]] {
         var blocks: [[SourceLine]] = []
         var current: [SourceLine] = []
         for line in lines {

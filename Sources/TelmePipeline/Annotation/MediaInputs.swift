@@ -80,7 +80,8 @@ public final class MediaLoader {
         if needVideo, timesKnown, let refused = source.videoRefused {
             inputs.videoStatus = .error
             if !needAudio || source.audioRefused != refused { inputs.notes.append("video: \(refused)") }
-        } else if needVideo, timesKnown, let seconds = loadVideo(source, into: &inputs, audioMeasured: clipSeconds != nil) {
+        } else if needVideo, timesKnown,
+                  let seconds = loadVideo(source, into: &inputs, audioMeasured: clipSeconds != nil) {
             return overLimit(inputs, seconds: seconds)
         }
         return finish(inputs, zeroMissing: zeroMissing)
@@ -89,7 +90,8 @@ public final class MediaLoader {
     /// Decodes and preprocesses the audio into `inputs` (or its status and note), setting
     /// `clipSeconds` to what was decoded. Returns the clip's length when it is over the authors'
     /// duration limit, leaving `inputs` as it was.
-    private func loadAudio(_ source: MediaSource, into inputs: inout MediaInputs, clipSeconds: inout Double?) -> Double? {
+    private func loadAudio(_ source: MediaSource, into inputs: inout MediaInputs,
+                           clipSeconds: inout Double?) -> Double? {
         do {
             let file = try mediaFile(source.audioPath, what: "audio")
             guard file.hasAudio else {
