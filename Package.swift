@@ -66,13 +66,12 @@ let package = Package(
         // What several test targets share: the seeded generator, where the repository and ../shared are.
         .target(name: "TelmeTestSupport", path: "Tests/TelmeTestSupport"),
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),
-        .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels", "TelmeTensor"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer", "TelmeTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels", "TelmeTensor"]),
         .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeModelsTests",
-                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5"],
+                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeMediaTests", dependencies: ["TelmeMedia", "TelmeModels", "TelmeTensor"],
                     resources: [.copy("Fixtures")]),
@@ -83,8 +82,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeCLITests",
                     dependencies: ["TelmeCLI", "TelmePipeline", "TelmeReport", "TelmeEvaluation", "TelmeCorpus", "TelmeMedia",
-                                   "TelmeFormat", "TelmeHDF5", "TelmeImport"],
+                                   "TelmeFormat", "TelmeHDF5", "TelmeImport", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"], resources: [.copy("Fixtures")]),
     ]
 )
