@@ -57,15 +57,19 @@ public struct ScoredRecord: Sendable, Equatable {
 /// records of `annotations.jsonl`, checking every line (these files may have been edited,
 /// truncated by an interrupted run, or come from elsewhere).
 public enum AnnotationsReader {
+    /// The bytes of `file` (a regular file), or an error saying it cannot read `what`.
+    static func contents(of file: String, what: String) throws(EvaluationError) -> Data {
+        do throws(FileRefusal) {
+            return try RegularFile.read(file)
+        } catch {
+            throw EvaluationError(file: file, message: "cannot read \(what): \(error.reason)")
+        }
+    }
+
     /// `model.labels` of `run.json`: the model's classes in class-index order.
     public static func labels(runJSON url: URL) throws(EvaluationError) -> [String] {
         let file = url.path
-        let data: Data
-        do throws(FileRefusal) {
-            data = try RegularFile.read(file)
-        } catch {
-            throw EvaluationError(file: file, message: "cannot read the run description: \(error.reason)")
-        }
+        let data = try contents(of: file, what: "the run description")
         struct Run: Decodable {
             struct Model: Decodable { var labels: [String] }
             var model: Model
@@ -98,12 +102,7 @@ public enum AnnotationsReader {
     public static func distinctRecords(jsonl url: URL, labels: [String], keepRepeats: Bool = false)
         throws(EvaluationError) -> (records: [ScoredRecord], repeated: [(line: Int, of: Int)]) {
         let file = url.path
-        let data: Data
-        do throws(FileRefusal) {
-            data = try RegularFile.read(file)
-        } catch {
-            throw EvaluationError(file: file, message: "cannot read the annotations: \(error.reason)")
-        }
+        let data = try contents(of: file, what: "the annotations")
         let known = Set(labels)
         let decoder = JSONDecoder()
         var records: [ScoredRecord] = []

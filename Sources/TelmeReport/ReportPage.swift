@@ -1,3 +1,5 @@
+import TelmeFiles
+
 /// The HTML of `telme report`: one self-contained page (inline CSS, inline script, inline SVG
 /// drawn by the script; nothing is fetched). The data is a JSON document in a
 /// `<script type="application/json">` element, made safe by `RunReport.payloadJSON`; the script
@@ -31,18 +33,16 @@ enum ReportPage {
 
     /// Text for an HTML text node or attribute value.
     static func escape(_ text: String) -> String {
-        var out = ""
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
+        text.escaped { scalar in
+            switch scalar {
+            case "&": "&amp;"
+            case "<": "&lt;"
+            case ">": "&gt;"
+            case "\"": "&quot;"
+            case "'": "&#39;"
+            default: nil
             }
         }
-        return out
     }
 
     static let css = """

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 import TelmeFormat
 import TelmeCorpus
 import TelmeEvaluation
@@ -221,19 +222,16 @@ public struct RunReport: Sendable, Encodable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(self), as: UTF8.self)
-        var out = ""
-        out.reserveCapacity(json.utf8.count + 64)
-        for scalar in json.unicodeScalars {
+        return json.escaped { scalar in
             switch scalar {
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default: out.unicodeScalars.append(scalar)
+            case "<": "\\u003c"
+            case ">": "\\u003e"
+            case "&": "\\u0026"
+            case "\u{2028}": "\\u2028"
+            case "\u{2029}": "\\u2029"
+            default: nil
             }
         }
-        return out
     }
 
     enum CodingKeys: String, CodingKey {
