@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "TelmeCorpusTests", dependencies: ["TelmeCorpus", "TelmeTokenizer", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmePipelineTests", dependencies: ["TelmePipeline", "TelmeCorpus"]),
+        .testTarget(name: "TelmeReportTests", dependencies: ["TelmeReport"]),
         .testTarget(name: "TelmeEvaluationTests", dependencies: ["TelmeEvaluation", "TelmePipeline", "TelmeCorpus"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeCLITests",

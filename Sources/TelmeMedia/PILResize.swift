@@ -108,23 +108,18 @@ enum PILBilinear {
         let rowBytes = crop.width * channels
         var temp = [UInt8](repeating: 0, count: rows.count * rowBytes)
         let weights = horizontal?.weights ?? []
-        pixels.withUnsafeBufferPointer { sourceBuffer in
-            temp.withUnsafeMutableBufferPointer { outBuffer in
-                weights.withUnsafeBufferPointer { weightBuffer in
-                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress else { return }
-                    for r in 0..<rows.count {
-                        let sourceRow = source + (rows.lowerBound + r) * width * channels
-                        for xx in 0..<crop.width {
-                            let ox = crop.x + xx
-                            let o = out + r * rowBytes + xx * channels
-                            guard let horizontal, let weights = weightBuffer.baseAddress else {
-                                for c in 0..<channels { o[c] = sourceRow[ox * channels + c] }
-                                continue
-                            }
-                            filter(sourceRow + horizontal.first[ox] * channels, taps: horizontal.count[ox],
-                                   weights: weights + ox * horizontal.taps, channels: channels, into: o)
-                        }
+        withPointers(pixels, &temp, weights) { source, out, weights in
+            for r in 0..<rows.count {
+                let sourceRow = source + (rows.lowerBound + r) * width * channels
+                for xx in 0..<crop.width {
+                    let ox = crop.x + xx
+                    let o = out + r * rowBytes + xx * channels
+                    guard let horizontal, let weights else {
+                        for c in 0..<channels { o[c] = sourceRow[ox * channels + c] }
+                        continue
                     }
+                    filter(sourceRow + horizontal.first[ox] * channels, taps: horizontal.count[ox],
+                           weights: weights + ox * horizontal.taps, channels: channels, into: o)
                 }
             }
         }
@@ -163,34 +158,44 @@ enum PILBilinear {
         let half = 1 << (precisionBits - 1)
         var result = [UInt8](repeating: 0, count: crop.height * rowBytes)
         let weights = vertical?.weights ?? []
-        temp.withUnsafeBufferPointer { sourceBuffer in
-            result.withUnsafeMutableBufferPointer { outBuffer in
-                weights.withUnsafeBufferPointer { weightBuffer in
-                    guard let source = sourceBuffer.baseAddress, let out = outBuffer.baseAddress else { return }
-                    var sums = [Int](repeating: 0, count: rowBytes)
-                    sums.withUnsafeMutableBufferPointer { sumBuffer in
-                        guard let sum = sumBuffer.baseAddress else { return }
-                        for yy in 0..<crop.height {
-                            let oy = crop.y + yy
-                            let o = out + yy * rowBytes
-                            guard let vertical, let weights = weightBuffer.baseAddress else {
-                                o.update(from: source + (oy - rowLow) * rowBytes, count: rowBytes)
-                                continue
-                            }
-                            // Row by row over the taps: the same sums, in the same order, per byte.
-                            let first = source + (vertical.first[oy] - rowLow) * rowBytes
-                            let w = weights + oy * vertical.taps
-                            for i in 0..<rowBytes { sum[i] = half }
-                            for y in 0..<vertical.count[oy] {
-                                let k = Int(w[y]), row = first + y * rowBytes
-                                for i in 0..<rowBytes { sum[i] &+= Int(row[i]) &* k }
-                            }
-                            for i in 0..<rowBytes { o[i] = clip8(sum[i]) }
-                        }
+        withPointers(temp, &result, weights) { source, out, weights in
+            var sums = [Int](repeating: 0, count: rowBytes)
+            sums.withUnsafeMutableBufferPointer { sumBuffer in
+                guard let sum = sumBuffer.baseAddress else { return }
+                for yy in 0..<crop.height {
+                    let oy = crop.y + yy
+                    let o = out + yy * rowBytes
+                    guard let vertical, let weights else {
+                        o.update(from: source + (oy - rowLow) * rowBytes, count: rowBytes)
+                        continue
                     }
+                    // Row by row over the taps: the same sums, in the same order, per byte.
+                    let first = source + (vertical.first[oy] - rowLow) * rowBytes
+                    let w = weights + oy * vertical.taps
+                    for i in 0..<rowBytes { sum[i] = half }
+                    for y in 0..<vertical.count[oy] {
+                        let k = Int(w[y]), row = first + y * rowBytes
+                        for i in 0..<rowBytes { sum[i] &+= Int(row[i]) &* k }
+                    }
+                    for i in 0..<rowBytes { o[i] = clip8(sum[i]) }
                 }
             }
         }
         return result
+    }
+
+    /// Runs `body` with the bases of a pass's input, output and weights (nil weights: no
+    /// filtering in this pass); nothing runs when the input or the output is empty.
+    private static func withPointers(_ input: [UInt8], _ output: inout [UInt8], _ weights: [Int32],
+                                     _ body: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>,
+                                              UnsafePointer<Int32>?) -> Void) {
+        input.withUnsafeBufferPointer { inputBuffer in
+            output.withUnsafeMutableBufferPointer { outputBuffer in
+                weights.withUnsafeBufferPointer { weightBuffer in
+                    guard let source = inputBuffer.baseAddress, let out = outputBuffer.baseAddress else { return }
+                    body(source, out, weightBuffer.baseAddress)
+                }
+            }
+        }
     }
 }
