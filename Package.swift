@@ -38,34 +38,53 @@ let package = Package(
         .target(name: "TelmeHDF5", dependencies: ["CHDF5", "TelmeFiles"]),
         // HDF5 export of the authors' checkpoints -> checked -> `.telme`.
         .target(name: "TelmeImport", dependencies: ["TelmeHDF5", "TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeFiles"]),
-        // Corpora, annotation runs, output writers.
-        .target(name: "TelmePipeline", dependencies: ["TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeTensor", "CFFmpeg", "TelmeFiles"]),
+        // FFmpeg decoding, resampling, frame selection, PIL's resize: clips -> the models' inputs.
+        // The only user of CFFmpeg.
+        .target(name: "TelmeMedia", dependencies: ["CFFmpeg", "TelmeModels", "TelmeTensor", "TelmeFiles"]),
+        // Corpora: CSV corpora, transcript parsers (SRT, WebVTT, WhisperX, CSV), where each
+        // utterance's media lie, and the corpus checks of `telme validate`.
+        .target(name: "TelmeCorpus", dependencies: ["TelmeMedia", "TelmeTokenizer", "TelmeFiles"]),
+        // Annotation runs: the annotator, output writers, the run folder (journal, resume, shards).
+        .target(name: "TelmePipeline", dependencies: ["TelmeCorpus", "TelmeMedia", "TelmeModels", "TelmeFormat",
+                                                      "TelmeTokenizer", "TelmeTensor", "TelmeFiles"]),
+        // Scores a run's records against gold labels (`telme evaluate`).
+        .target(name: "TelmeEvaluation", dependencies: ["TelmePipeline", "TelmeCorpus", "TelmeFiles"]),
+        // The report page of a run folder (`telme report`): RunReport computes, ReportPage draws.
+        .target(name: "TelmeReport", dependencies: ["TelmeEvaluation", "TelmeCorpus", "TelmeFormat"]),
         // The subcommands, in a library so tests can call them.
         .target(name: "TelmeCLI", dependencies: [
-            "TelmePipeline", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer", "TelmeFiles",
+            "TelmePipeline", "TelmeReport", "TelmeEvaluation", "TelmeCorpus", "TelmeMedia", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer", "TelmeFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
         // Fuzz targets: plain functions feeding bytes to every reader of untrusted input (tests
         // replay the corpora through them), and libFuzzer's entry points for Scripts/fuzz.sh.
-        .target(name: "TelmeFuzz", dependencies: ["TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmePipeline", "TelmeTokenizer",
-                                                "TelmeModels"]),
+        .target(name: "TelmeFuzz", dependencies: ["TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmePipeline", "TelmeEvaluation",
+                                                "TelmeCorpus", "TelmeTokenizer", "TelmeModels"]),
         .target(name: "TelmeFuzzEntry", dependencies: ["TelmeFuzz"]),
 
+        // What several test targets share: the seeded generator, where the repository and ../shared are.
+        .target(name: "TelmeTestSupport", path: "Tests/TelmeTestSupport"),
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),
-        .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels", "TelmeTensor"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer", "TelmeTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels", "TelmeTensor"]),
         .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeModelsTests",
-                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5"],
+                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmePipelineTests", dependencies: ["TelmePipeline", "TelmeTokenizer", "TelmeModels"],
+        .testTarget(name: "TelmeMediaTests", dependencies: ["TelmeMedia", "TelmeModels", "TelmeTensor"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeCorpusTests", dependencies: ["TelmeCorpus", "TelmeTokenizer", "TelmeTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmePipelineTests", dependencies: ["TelmePipeline", "TelmeCorpus"]),
+        .testTarget(name: "TelmeReportTests", dependencies: ["TelmeReport"]),
+        .testTarget(name: "TelmeEvaluationTests", dependencies: ["TelmeEvaluation", "TelmePipeline", "TelmeCorpus"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeCLITests",
-                    dependencies: ["TelmeCLI", "TelmePipeline", "TelmeFormat", "TelmeHDF5", "TelmeImport"],
+                    dependencies: ["TelmeCLI", "TelmePipeline", "TelmeReport", "TelmeEvaluation", "TelmeCorpus", "TelmeMedia",
+                                   "TelmeFormat", "TelmeHDF5", "TelmeImport", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TelmeFormat
 import TelmeModels
+import TelmeCorpus
 import TelmePipeline
 import TelmeTensor
 
@@ -286,15 +287,16 @@ struct Annotate: AsyncParsableCommand {
         case .run(let previous) where !overwrite:
             let differences = info.differences(from: previous)
             guard differences.isEmpty else {
-                throw PipelineError("\(runURL.path): the folder holds another run: "
-                                    + differences.joined(separator: "; ")
+                throw PipelineError(.outputFolder, path: runURL.path,
+                                    "the folder holds another run: " + differences.joined(separator: "; ")
                                     + ". Use --overwrite to replace it, or another --out")
             }
             continued = previous
         case .foreign(let names) where !overwrite:
-            throw PipelineError("\(outURL.path): holds files that are not a telme run (\(names.joined(separator: ", "))"
-                                + "\(names.count == 5 ? ", ..." : "")); telme writes only into an empty folder or one "
-                                + "holding a telme run: choose another --out (--overwrite replaces telme's own files there)")
+            throw PipelineError(.outputFolder, path: outURL.path,
+                "holds files that are not a telme run (\(names.joined(separator: ", "))"
+                    + "\(names.count == 5 ? ", ..." : "")); telme writes only into an empty folder or one "
+                    + "holding a telme run: choose another --out (--overwrite replaces telme's own files there)")
         case .run, .foreign:
             let replaced = RunFolder.ownFiles(in: outURL)
             if !replaced.isEmpty { note("--overwrite: replacing " + replaced.joined(separator: ", ")) }
@@ -309,7 +311,8 @@ struct Annotate: AsyncParsableCommand {
         }
         let done = try writer.start(fresh: continued == nil)
         guard done.map(\.unit) == Array(mine.prefix(done.count)) else {
-            throw PipelineError("\(outURL.path)/units.jsonl: the units done are not this run's first units "
+            throw PipelineError(.changedFolder, path: outURL.path + "/units.jsonl",
+                                "the units done are not this run's first units "
                                 + "(--overwrite starts again)")
         }
         info.unitsDone = done.count

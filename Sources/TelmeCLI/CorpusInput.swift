@@ -1,5 +1,5 @@
 import Foundation
-import TelmePipeline
+import TelmeCorpus
 
 /// A corpus as `annotate` and `validate` name it: a transcript CSV, an episodes folder or one
 /// episode's transcript, its layout, and where its media are.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import TelmePipeline
+import TelmeCorpus
+import TelmeEvaluation
 
 /// `telme evaluate`: scores an annotation folder against gold labels.
 struct Evaluate: AsyncParsableCommand {

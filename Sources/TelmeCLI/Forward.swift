@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TelmeFiles
 import TelmeFormat
 import TelmeHDF5
 import TelmeModels
@@ -70,7 +71,7 @@ struct ForwardError: Error, CustomStringConvertible {
 
     var description: String {
         let text = if let dataset { "\(file): \(dataset): \(reason)" } else { "\(file): \(reason)" }
-        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.oneLine
     }
 }
 

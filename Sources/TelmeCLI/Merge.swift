@@ -49,10 +49,12 @@ struct Merge: AsyncParsableCommand {
         case .run(let previous) where previous.mergedFrom == urls.map(\.path):
             break
         case .run where !overwrite:
-            throw PipelineError("\(outURL.path): holds another run (not a merge of these folders); choose another "
+            throw PipelineError(.outputFolder, path: outURL.path,
+                                "holds another run (not a merge of these folders); choose another "
                                 + "--out, or --overwrite to replace it")
         case .foreign(let names) where !overwrite:
-            throw PipelineError("\(outURL.path): holds files that are not a telme run (\(names.joined(separator: ", "))); "
+            throw PipelineError(.outputFolder, path: outURL.path,
+                                "holds files that are not a telme run (\(names.joined(separator: ", "))); "
                                 + "choose another --out (--overwrite replaces telme's own files there)")
         case .run, .foreign:
             let replaced = RunFolder.ownFiles(in: outURL)

@@ -10,8 +10,8 @@ func openModel(_ path: String, verifyChecksums: Bool = true) throws -> TelmeFile
     let url = URL(fileURLWithPath: path)
     if isHDF5(url) {
         let target = url.deletingPathExtension().lastPathComponent + ".telme"
-        throw PipelineError("\(path): an HDF5 export, not a converted model: convert it first with "
-                            + "`telme convert \(path) -o \(target)`, then pass \(target)")
+        throw PipelineError(.model, path: path, "an HDF5 export, not a converted model: convert it first with "
+                                                + "`telme convert \(path) -o \(target)`, then pass \(target)")
     }
     return try TelmeFile(contentsOf: url, verifyChecksums: verifyChecksums)
 }

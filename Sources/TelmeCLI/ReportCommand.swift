@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TelmePipeline
+import TelmeReport
 
 /// `telme report`: one self-contained HTML page about an annotation folder.
 struct ReportCommand: AsyncParsableCommand {

@@ -80,7 +80,8 @@ struct SignalHook {
         let signals = ["KILL": SIGKILL, "TERM": SIGTERM, "INT": SIGINT]
         guard parts.count == 3, let unit = Int(parts[0]), unit >= 1,
               ["before", "partial", "written", "committed"].contains(parts[1]), let number = signals[parts[2]] else {
-            throw PipelineError("\(Self.variable)=\(text): expected N:before|partial|written|committed:KILL|TERM|INT")
+            throw PipelineError(.environment,
+                                "\(Self.variable)=\(text): expected N:before|partial|written|committed:KILL|TERM|INT")
         }
         self.unit = unit
         point = parts[1]

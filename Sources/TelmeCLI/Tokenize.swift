@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import TelmeFormat
-import TelmePipeline
+import TelmeCorpus
 import TelmeTokenizer
 
 /// `telme tokenize`: the teacher's input ids of every utterance of a corpus, as JSON lines.

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import TelmeFormat
 import TelmeModels
-import TelmePipeline
+import TelmeCorpus
 
 /// `telme validate`: the problems of a corpus, before a long run.
 struct Validate: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import TelmeFiles
 import TelmeModels
 
 /// Validates a mapped `.telme` file, in the order the spec lists: preamble, sizes against the
@@ -410,17 +411,14 @@ struct Parser {
             }
             return out
         }
-        func line(_ text: String) -> String {
-            text.split(whereSeparator: \.isNewline).joined(separator: " ")
-        }
         switch error as? DecodingError {
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            let underlying = (context.underlyingError as NSError?).map { " (\(line($0.localizedDescription)))" } ?? ""
-            return "\(line(context.debugDescription))\(underlying) at \(path(context.codingPath))"
+            let underlying = (context.underlyingError as NSError?).map { " (\($0.localizedDescription.oneLine))" } ?? ""
+            return "\(context.debugDescription.oneLine)\(underlying) at \(path(context.codingPath))"
         case .keyNotFound(let key, let context):
             return "missing key \(snakeCase(key.stringValue)) at \(path(context.codingPath))"
         default:
-            return line(String(describing: error))
+            return String(describing: error).oneLine
         }
     }
 }

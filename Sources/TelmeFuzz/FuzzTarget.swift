@@ -1,6 +1,7 @@
 import Foundation
 @_spi(Fuzzing) import TelmeFormat
 import TelmeImport
+import TelmeCorpus
 import TelmePipeline
 import TelmeTokenizer
 
@@ -107,7 +108,7 @@ public enum FuzzTarget: String, Sendable, CaseIterable {
             ])
             try annotator.annotate(corpus) { _, records in
                 guard records.allSatisfy({ $0.probabilities.allSatisfy(\.isFinite) }) else {
-                    throw PipelineError("\(name): the model gives probabilities that are not numbers")
+                    throw PipelineError(.model, path: name, "the model gives probabilities that are not numbers")
                 }
             }
         }

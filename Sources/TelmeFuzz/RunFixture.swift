@@ -1,6 +1,8 @@
 import Foundation
 import TelmeModels
+import TelmeCorpus
 import TelmePipeline
+import TelmeEvaluation
 
 /// A real output folder for the fuzz targets of the run files (`units.jsonl`, `run.json`,
 /// `annotations.jsonl`): a small corpus of three dialogues annotated with synthetic records by

@@ -1,3 +1,5 @@
+import TelmeFiles
+
 /// A failure of the HDF5 wrapper: what went wrong, in which file, at which object.
 ///
 /// Its description is one line, `<file>: <object>: <reason>`, so a command can print it as is.
@@ -71,11 +73,6 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable, Sendable {
 
     public var description: String {
         let text = if let object { "\(file): \(object): \(reason)" } else { "\(file): \(reason)" }
-        return HDF5Error.oneLine(text)
-    }
-
-    /// Collapses line breaks so that every message stays on one line.
-    static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.oneLine
     }
 }

@@ -1,4 +1,5 @@
 internal import CHDF5
+import TelmeFiles
 
 /// One libhdf5 identifier, closed with the matching `H5?close` when the last reference goes.
 final class Handle {
@@ -56,6 +57,6 @@ enum HDF5Library {
             }, list)
         }
         _ = H5Eclear2(CHDF5_E_DEFAULT())
-        return HDF5Error.oneLine(messages.last ?? "libhdf5 gave no reason")
+        return (messages.last ?? "libhdf5 gave no reason").oneLine
     }
 }

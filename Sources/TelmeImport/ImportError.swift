@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 import TelmeFormat
 
 /// Why an HDF5 export cannot become a `.telme` model: one line naming the file, the place in
@@ -19,7 +20,7 @@ public struct ImportError: Error, CustomStringConvertible, LocalizedError, Equat
 
     public var description: String {
         let text = if let place { "\(file): \(place): \(reason)" } else { "\(file): \(reason)" }
-        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.oneLine
     }
 
     public var errorDescription: String? { description }

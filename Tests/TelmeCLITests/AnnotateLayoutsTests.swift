@@ -4,7 +4,9 @@ import Testing
 import TelmeCLI
 import TelmeFormat
 import TelmeImport
-import TelmePipeline
+import TelmeMedia
+import TelmeCorpus
+import TelmeTestSupport
 
 /// `telme annotate` end to end on the IEMOCAP and episodes layouts: the tiny full models
 /// (Tests/TelmeModelsTests/Fixtures/tiny-{iemocap,meld}) over real media made by
@@ -20,8 +22,7 @@ import TelmePipeline
 
     /// A tiny model.h5 converted by the real converter.
     static func convert(_ name: String) -> URL {
-        let h5 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("TelmeModelsTests/Fixtures/\(name)/model.h5")
+        let h5 = TestPaths.fixtures(of: "TelmeModelsTests").appendingPathComponent("\(name)/model.h5")
         let out = try! AnnotateTests.temporaryDirectory().appendingPathComponent("\(name).telme")
         _ = try! TelmeImporter.convert(input: h5, output: out, options: ConversionOptions(converterVersion: "test"))
         return out

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TelmeCLI
 import TelmeImport
+import TelmeTestSupport
 
 /// `telme annotate` with media: a tiny full model (Tests/TelmeModelsTests/Fixtures/tiny-meld)
 /// over real clips that are fine, short, silent, missing, truncated, empty or over 30 s
@@ -13,8 +14,7 @@ import TelmeImport
     static let clips = media.appendingPathComponent("clips").path
 
     static let model: URL = {
-        let h5 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("TelmeModelsTests/Fixtures/tiny-meld/model.h5")
+        let h5 = TestPaths.fixtures(of: "TelmeModelsTests").appendingPathComponent("tiny-meld/model.h5")
         let out = try! AnnotateTests.temporaryDirectory().appendingPathComponent("tiny-meld.telme")
         _ = try! TelmeImporter.convert(input: h5, output: out, options: ConversionOptions(converterVersion: "test"))
         return out

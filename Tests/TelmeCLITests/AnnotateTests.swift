@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TelmeCLI
-import TelmePipeline
+import TelmeCorpus
 import TelmeImport
 import ArgumentParser
 

@@ -2,12 +2,12 @@ import Foundation
 import Testing
 @testable import TelmeCLI
 import TelmeModels
+import TelmeTestSupport
 
 /// `telme bench` on the committed sample model: the report has every field, and every time and
 /// rate is positive. No figure is checked against a speed (a benchmark is not a test).
 @Suite struct BenchTests {
-    static let sampleModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Samples/model/sample-model.h5")
+    static let sampleModel = TestPaths.repository.appendingPathComponent("Samples/model/sample-model.h5")
 
     @Test func reportHasEveryFigure() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-bench-\(UUID().uuidString)")

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TelmeCLI
-import TelmePipeline
+import TelmeEvaluation
 
 /// `telme evaluate` run in-process on the output of `telme annotate` (the tiny teacher-only
 /// model of AnnotateTests), against sklearn's numbers for the PyTorch predictions

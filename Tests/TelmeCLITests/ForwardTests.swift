@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TelmeCLI
 import TelmeHDF5
+import TelmeTestSupport
 
 /// `telme forward` run in-process on the tiny models of Tests/TelmeModelsTests/Fixtures:
 /// `model.h5` -> `telme convert` -> `telme forward` on `forward_cases.h5` (inputs and the
@@ -12,8 +13,7 @@ import TelmeHDF5
     /// video and fusion outputs; the tolerance keeps a margin and stays far below 1e-4.
     static let tolerance: Float = 2e-5
 
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("TelmeModelsTests/Fixtures")
+    static let fixtures = TestPaths.fixtures(of: "TelmeModelsTests")
 
     static let outputNames = ["audio_hidden", "audio_logits", "fusion_logits", "text_hidden", "text_logits",
                               "video_hidden", "video_logits"]

@@ -1,11 +1,11 @@
 import Foundation
 import Testing
+import TelmeTestSupport
 
 /// Every record `telme annotate` writes is valid against Schemas/annotation-record.schema.json,
 /// checked by a small validator of the JSON Schema keywords that schema uses.
 @Suite struct RecordSchemaTests {
-    static let schemaURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Schemas/annotation-record.schema.json")
+    static let schemaURL = TestPaths.repository.appendingPathComponent("Schemas/annotation-record.schema.json")
 
     static func schema() throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: schemaURL)) as! [String: Any]

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import TelmeCLI
-import TelmePipeline
+import TelmeCorpus
+import TelmeEvaluation
+import TelmeReport
 
 /// `telme report` on a real annotation run (the tiny fixture teacher over a corpus of hostile
 /// lines with gold labels): what the page holds, that record text stays text, and that the page

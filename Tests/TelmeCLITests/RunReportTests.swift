@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TelmeCorpus
 import TelmePipeline
 
 /// What a run tells its user (the summary line, the missing-media warning, progress) and the

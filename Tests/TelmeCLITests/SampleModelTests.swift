@@ -1,17 +1,17 @@
 import Foundation
 import Testing
 import TelmeCLI
-import TelmePipeline
+import TelmeEvaluation
 import TelmeImport
 import TelmeFormat
 import ArgumentParser
+import TelmeTestSupport
 
 /// The bundled demo model (Scripts/train_demo.py) on the bundled sample (three MELD test
 /// dialogues with made clips), through the real converter and `telme annotate`: its labels
 /// mean something, which a random model's cannot.
 @Suite struct SampleModelTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = TestPaths.repository
     static let corpus = repository.appendingPathComponent("Samples/corpus/sample.csv").path
     static let clips = repository.appendingPathComponent("Samples/corpus/clips").path
 

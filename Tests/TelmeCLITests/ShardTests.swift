@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TelmeFormat
+import TelmeTestSupport
 
 /// Sharding and `telme merge` on the real `telme` process: 3 shards through the scheduler
 /// variables (the Slurm sample script itself, and Kubernetes' JOB_COMPLETION_INDEX) merge into
@@ -8,8 +9,7 @@ import TelmeFormat
 /// dialogues, one of which comes back after others, two of whose ids share a file name).
 @Suite(.enabled(if: TelmeBinary.available, "needs the telme executable next to the tests (swift build --build-tests)"))
 struct ShardTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repository = TestPaths.repository
     static let slurmScript = repository.appendingPathComponent("Samples/scheduler/slurm-array.sh")
     static let dialogues = ["0", "1", "2", "a/b", "a_b", "5", "6", "7", "8", "9", "10", "11", "2"]
 

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Testing
 @testable import TelmeCLI
-import TelmePipeline
 
 /// Transcripts as people have them, through the built `telme`: WhisperX's JSON, SRT and VTT
 /// (Fixtures/whisperx, written by Scripts/make_cli_whisperx_fixtures.sh as WhisperX writes them)

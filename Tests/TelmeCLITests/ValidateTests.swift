@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Testing
 @testable import TelmeCLI
-import TelmePipeline
+import TelmeCorpus
 
 /// `telme validate` on the hostile corpora (Scripts/make_hostile_media_fixtures.sh), a clean
 /// corpus, and a CSV naming media outside its root.

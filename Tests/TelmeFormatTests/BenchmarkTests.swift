@@ -3,9 +3,10 @@ import Testing
 import TelmeFormat
 import TelmeModels
 
-/// Start-up cost at the paper's sizes (roberta-large teacher, data2vec-audio-base and
-/// TimeSformer-base students, ASF): about 2.3 GB of f32. Writes the file to the temporary
-/// folder, so it is opt-in: `TELME_FORMAT_BENCH=1 swift test -c release --filter FormatBenchmark`.
+/// A model at the paper's sizes (roberta-large teacher, data2vec-audio-base and TimeSformer-base
+/// students, ASF; about 2.3 GB of f32) written and opened again: every weight is in the file,
+/// checked or not; the times are printed. Writes the file to the temporary folder, so it is
+/// opt-in: `TELME_FORMAT_BENCH=1 swift test -c release --filter FormatBenchmark`.
 @Suite("FormatBenchmark", .serialized, .enabled(if: ProcessInfo.processInfo.environment["TELME_FORMAT_BENCH"] != nil,
                                    "set TELME_FORMAT_BENCH=1 (writes a 2.3 GB file; run with -c release)"))
 struct FormatBenchmark {
@@ -31,31 +32,28 @@ struct FormatBenchmark {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    @Test func xxh64Throughput() {
-        let bytes = [UInt8](unsafeUninitializedCapacity: 1 << 30) { buffer, count in
-            for i in 0..<buffer.count { buffer[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
-            count = buffer.count
-        }
-        var digest: UInt64 = 0
-        let time = Self.seconds { digest = XXH64.hash(bytes) }
-        print("XXH64 one thread: \(String(format: "%.2f", 1.0 / time)) GiB/s (digest \(String(digest, radix: 16)))")
-    }
-
     @Test(arguments: [TensorDType.f32, .bf16])
     func openPaperSizeModel(dtype: TensorDType) throws {
         try withTemporaryDirectory { folder in
             let url = folder.appendingPathComponent("paper.telme")
             let model = Self.paperModel()
+            var written = 0
             let writeTime = try Self.seconds {
                 try TelmeWriter.write(to: url, model: model, provenance: Tiny.provenance, tokenizer: Tiny.tokenizer,
                                       dtype: dtype) { spec in
-                    (0..<spec.shape.reduce(1, *)).map { Float($0 % 1000) * 0.001 }
+                    written += spec.shape.reduce(1, *)
+                    return (0..<spec.shape.reduce(1, *)).map { Float($0 % 1000) * 0.001 }
                 }
             }
             let size = Double(try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0)
-            var parameters = 0
+            var parameters = 0, unchecked = 0
             let openTime = try Self.seconds { parameters = try TelmeFile(contentsOf: url).parameterCount }
-            let uncheckedTime = try Self.seconds { _ = try TelmeFile(contentsOf: url, verifyChecksums: false) }
+            let uncheckedTime = try Self.seconds {
+                unchecked = try TelmeFile(contentsOf: url, verifyChecksums: false).parameterCount
+            }
+            // The file holds every weight written, at the dtype's size, whether or not it is checked.
+            #expect(parameters == written && unchecked == written)
+            #expect(size >= Double(written * (dtype == .f32 ? 4 : 2)))
             print("\(dtype.rawValue): \(parameters) parameters, \(String(format: "%.2f", size / 1e9)) GB; write "
                 + "\(String(format: "%.2f", writeTime)) s; open with checksums \(String(format: "%.3f", openTime)) s "
                 + "(\(String(format: "%.2f", size / openTime / 1e9)) GB/s), without \(String(format: "%.3f", uncheckedTime)) s")

@@ -3,13 +3,13 @@ import Testing
 import TelmeFuzz
 import TelmeHDF5
 import TelmeImport
+import TelmeTestSupport
 
 /// The export fuzz target is only as good as its decoded structure is faithful: on the importer
 /// fixtures, `makePlan` must give the same model (or the same refusal, word for word) from the
 /// real HDF5 file as from its declared form written by Scripts/make_fuzz_seeds.py.
 @Suite struct DeclaredExportTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../TelmeImportTests/Fixtures").standardized
+    static let fixtures = TestPaths.fixtures(of: "TelmeImportTests")
 
     static let pairs: [(h5: String, declared: String)] = {
         let folder = Bundle.module.url(forResource: "fuzz", withExtension: nil, subdirectory: "Fixtures")!

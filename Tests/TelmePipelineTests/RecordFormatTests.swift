@@ -47,31 +47,19 @@ import Testing
     func namesStayInsideTheFolder(group: String, file: String) {
         #expect(RunPlan.fileNames(for: [group]) == [file])
     }
-}
 
-@Suite struct MediaLocatorTests {
-    @Test(arguments: [("Samples/corpus", "./dataset/a.mp4", "Samples/corpus/dataset/a.mp4"),
-                      ("/data/", "clips//b.wav", "/data/clips/b.wav"), (".", "c.mp4", "c.mp4"),
-                      ("root", "../up.mp4", "root/../up.mp4")])
-    func joinKeepsPathsAsGiven(folder: String, path: String, joined: String) {
-        #expect(MediaLocator.join(folder, path) == joined)
-    }
-
-    @Test func meldClipsComeFromTheMediaFolder() {
-        let locator = MediaLocator(layout: .meld, root: "corpus", clipFolder: "clips", videoMarginSeconds: 0)
-        let u = Utterance(dialogue: "3", index: 1, utteranceID: "2", speaker: "A", text: "t", videoPath: "x.mp4", line: 2)
-        #expect(locator.source(for: u)?.videoPath == "clips/dia3_utt2.mp4")
-        let fromCSV = MediaLocator(layout: .meld, root: "corpus", videoMarginSeconds: 0)
-        #expect(fromCSV.source(for: u)?.audioPath == "corpus/x.mp4")
-    }
-
-    @Test func iemocapTakesTheWavAndAWindowOfTheDialogueVideo() {
-        let locator = MediaLocator(layout: .iemocap, root: "/r", videoMarginSeconds: 1)
-        let u = Utterance(dialogue: "d", index: 0, speaker: "s", text: "t", startTime: "2.5", endTime: "4",
-                          videoPath: "./v/d.avi", wavPath: "./w/u.wav", line: 2)
-        let source = locator.source(for: u)
-        #expect(source?.audioPath == "/r/w/u.wav")
-        #expect(source?.videoPath == "/r/v/d.avi")
-        #expect(source?.frameRule == .dialogueWindow(start: 2.5, end: 4, margin: 1))
+    /// `json` document names stay inside `json/`.
+    @Test(arguments: [
+        ["../x", "/etc/passwd", "a\u{0}b", ".", "..", "", "x/../../y", "C:\\\\z", String(repeating: "é", count: 300)],
+        ["A", "a", "a/b", "a_b", "a_b", "a_b~2"],
+    ])
+    func documentNamesAreSafeAndDistinct(groups: [String]) {
+        let names = RunPlan.fileNames(for: groups)
+        #expect(names.count == groups.count)
+        #expect(Set(names.map { $0.lowercased() }).count == names.count, "\(names)")
+        for name in names {
+            #expect(!name.contains("/") && !name.contains("\\") && !name.contains("\u{0}") && !name.hasPrefix("."), "\(name)")
+            #expect(name.utf8.count <= 210 && name.hasSuffix(".json"), "\(name)")
+        }
     }
 }

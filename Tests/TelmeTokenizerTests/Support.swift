@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TelmeTokenizer
+import TelmeTestSupport
 
 /// Paths of test data: the committed fixtures and the optional `../shared` next to the repository.
 enum TestData {
@@ -10,10 +11,8 @@ enum TestData {
         }
     }
 
-    /// `<repo>/../shared`, found from this file's path.
-    static let shared = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared").standardizedFileURL
+    /// `<repo>/../shared`.
+    static let shared = TestPaths.shared
 
     static let robertaDirectory = shared.appendingPathComponent("tokenizers/roberta")
     static let hasRoberta = FileManager.default.fileExists(atPath: robertaDirectory.appendingPathComponent("vocab.json").path)

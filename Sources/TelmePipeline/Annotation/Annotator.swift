@@ -3,6 +3,7 @@ import TelmeFormat
 import TelmeModels
 import TelmeTensor
 import TelmeTokenizer
+import TelmeCorpus
 
 /// Counts of a finished run, by record status.
 public struct RunCounts: Sendable, Equatable, Codable {
@@ -60,8 +61,8 @@ public final class Annotator {
         // Errors name the file: the networks' own errors only know tensor names.
         func building<T>(_ what: String, _ make: () throws -> T) throws -> T {
             do { return try make() } catch {
-                throw PipelineError("\(model.url.path): \(what): \(error); the file is not a usable model: "
-                                    + "convert it again with telme convert")
+                throw PipelineError(.model, path: model.url.path, "\(what): \(error); the file is not a usable model: "
+                                                                  + "convert it again with telme convert")
             }
         }
         teacher = try building("the text teacher") { try TextTeacher(model: description, weights: model) }
@@ -75,16 +76,19 @@ public final class Annotator {
             try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON, merges: model.tokenizerFiles.merges)
         }
         guard tokenizer.count == description.text.encoder.vocabSize else {
-            throw PipelineError("\(model.url.path): the tokenizer has \(tokenizer.count) tokens but the teacher's "
+            throw PipelineError(.model, path: model.url.path,
+                                "the tokenizer has \(tokenizer.count) tokens but the teacher's "
                                 + "embedding has \(description.text.encoder.vocabSize) rows")
         }
         // The converter's other tokenizer rules (ExportReader.checkTokenizer).
         guard tokenizer.id(of: "<mask>") != nil else {
-            throw PipelineError("\(model.url.path): the tokenizer has no <mask> token, which the teacher's prompt needs")
+            throw PipelineError(.model, path: model.url.path,
+                                "the tokenizer has no <mask> token, which the teacher's prompt needs")
         }
         guard tokenizer.id(of: "<pad>") == description.text.encoder.padTokenId else {
-            throw PipelineError("\(model.url.path): text.encoder.pad_token_id is \(description.text.encoder.padTokenId), "
-                                + "but the tokenizer's <pad> is \(tokenizer.id(of: "<pad>").map(String.init) ?? "missing")")
+            throw PipelineError(.model, path: model.url.path,
+                "text.encoder.pad_token_id is \(description.text.encoder.padTokenId), "
+                    + "but the tokenizer's <pad> is \(tokenizer.id(of: "<pad>").map(String.init) ?? "missing")")
         }
         inputs = try TeacherInputBuilder(tokenizer: tokenizer, maxTextTokens: settings.maxTextTokens)
         media = MediaLoader(settings: settings, imageSize: description.video?.encoder.imageSize ?? 224,
@@ -126,7 +130,8 @@ public final class Annotator {
         var done = 0
         for unit in units {
             guard let prepared = prefetcher.next() else {
-                throw PipelineError("internal error: the media of utterances \(unit) were never prepared")
+                throw PipelineError(.internalError,
+                                    "internal error: the media of utterances \(unit) were never prepared")
             }
             // Progress within the unit: one step per model call (teacher batch, audio clip, video batch).
             let steps = Double(max(1, stepCount(unit.count, prepared: prepared, official: official)))
@@ -179,25 +184,8 @@ public final class Annotator {
         let audio = try audioOutputs(prepared, official: official, step: step)
         let video = try videoOutputs(prepared, official: official, step: step)
 
-        // The fusion runs on the utterances that have every student's input.
-        var fused: [Int: ArraySlice<Float>] = [:]
-        var fusedVectors: [Int: ArraySlice<Float>] = [:]
-        if let fusion {
-            let members = prepared.indices.filter { audio.hidden[$0] != nil && video.hidden[$0] != nil }
-            if !members.isEmpty {
-                let text = Tensor(stacking: members.map { textLogits.hidden.row($0) })
-                let a = Tensor(stacking: members.map { audio.hidden[$0]! })
-                let v = Tensor(stacking: members.map { video.hidden[$0]! })
-                let representation = fusion.representation(text: text, audio: a, video: v,
-                                                           semantics: official ? .officialBatch4 : .independent,
-                                                           order: settings.fusionOrder)
-                let logits = fusion.head(representation)
-                for (row, member) in members.enumerated() {
-                    fused[member] = logits.row(row)
-                    fusedVectors[member] = representation.row(row)
-                }
-            }
-        }
+        let (fused, fusedVectors) = fusionOutputs(text: textLogits.hidden, audio: audio.hidden, video: video.hidden,
+                                                  official: official)
 
         var records: [AnnotationRecord] = []
         for (k, i) in unit.enumerated() {
@@ -234,6 +222,27 @@ public final class Annotator {
                                                         fused: fusedVectors[k].map(Array.init)) : nil))
         }
         return records
+    }
+
+    /// The fusion's logits and representation of the unit's utterances (by position in the
+    /// unit) that have every student's input; none without a fusion.
+    private func fusionOutputs(text: Tensor, audio: [ArraySlice<Float>?], video: [ArraySlice<Float>?], official: Bool)
+        -> (logits: [Int: ArraySlice<Float>], vectors: [Int: ArraySlice<Float>]) {
+        var fused: [Int: ArraySlice<Float>] = [:]
+        var fusedVectors: [Int: ArraySlice<Float>] = [:]
+        let members = audio.indices.filter { audio[$0] != nil && video[$0] != nil }
+        guard let fusion, !members.isEmpty else { return (fused, fusedVectors) }
+        let representation = fusion.representation(text: Tensor(stacking: members.map { text.row($0) }),
+                                                   audio: Tensor(stacking: members.map { audio[$0]! }),
+                                                   video: Tensor(stacking: members.map { video[$0]! }),
+                                                   semantics: official ? .officialBatch4 : .independent,
+                                                   order: settings.fusionOrder)
+        let logits = fusion.head(representation)
+        for (row, member) in members.enumerated() {
+            fused[member] = logits.row(row)
+            fusedVectors[member] = representation.row(row)
+        }
+        return (fused, fusedVectors)
     }
 
     /// The teacher's h_t and logits for the unit, batched `batchSize` at a time; each batch's

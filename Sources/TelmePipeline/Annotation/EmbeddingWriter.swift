@@ -1,4 +1,6 @@
 import Foundation
+import TelmeFiles
+import TelmeCorpus
 
 /// `--embeddings`: each model's vector per utterance, in `embeddings/` of the output folder,
 /// for numpy, pandas and R without telme.
@@ -36,7 +38,7 @@ public final class EmbeddingWriter {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let attributes = try FileManager.default.attributesOfItem(atPath: folder.path)  // lstat
         guard attributes[.type] as? FileAttributeType == .typeDirectory else {
-            throw PipelineError("\(folder.path): not a folder (a link is not followed)")
+            throw PipelineError(.outputFolder, path: folder.path, "not a folder (a link is not followed)")
         }
         for (name, width) in widths where width > 0 {
             files.append((name, width, try AppendFile(folder.appendingPathComponent("\(name).npy"))))
@@ -53,7 +55,8 @@ public final class EmbeddingWriter {
             let end = Self.headerSize + rows * width * 4
             if rows > 0 {
                 guard file.size >= end else {
-                    throw PipelineError("\(file.url.path): shorter than the committed units (\(file.size) bytes, "
+                    throw PipelineError(.changedFolder, path: file.url.path,
+                                        "shorter than the committed units (\(file.size) bytes, "
                                         + "\(end) expected); --overwrite starts again")
                 }
                 try file.truncate(to: end)
@@ -67,7 +70,8 @@ public final class EmbeddingWriter {
         let committed = Array((Self.indexHeader + committedIndex.joined()).utf8)
         if rows > 0 {
             guard index.size >= committed.count, try index.read(0..<committed.count) == committed else {
-                throw PipelineError("\(index.url.path): does not hold the committed units' rows; --overwrite starts again")
+                throw PipelineError(.changedFolder, path: index.url.path,
+                                    "does not hold the committed units' rows; --overwrite starts again")
             }
         }
         try index.truncate(to: rows > 0 ? committed.count : 0)

@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// The output formats of an annotation run.
 public enum OutputFormat: String, Sendable, CaseIterable, Codable {
@@ -109,7 +110,7 @@ public final class OutputWriter {
             try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
             let attributes = try FileManager.default.attributesOfItem(atPath: documents.path)  // lstat
             guard attributes[.type] as? FileAttributeType == .typeDirectory else {
-                throw PipelineError("\(documents.path): not a folder (a link is not followed)")
+                throw PipelineError(.outputFolder, path: documents.path, "not a folder (a link is not followed)")
             }
         }
         for format in formats where format != .json {
@@ -128,39 +129,45 @@ public final class OutputWriter {
             return done
         }
         done = try journal.read()
-        for entry in done {
-            guard plan.units.indices.contains(entry.unit),
-                  plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
-                  entry.status.count == entry.count else {
-                throw PipelineError("\(journal.file.url.path): unit \(entry.unit) does not fit the corpus")
-            }
-        }
+        for entry in done { try journal.check(entry, fits: plan) }
+        try cutFilesToDone()
+        if formats.contains(.json), let last = done.last { try readPendingDocument(after: last, in: documents) }
+        return done
+    }
+
+    /// Cuts each record file back to the end of the last unit done, after checking that it
+    /// holds that much and starts with this run's header.
+    private func cutFilesToDone() throws {
         for (format, file) in files {
             let end = done.last.map { $0.range(format)?.upperBound ?? -1 } ?? header(format).count
             guard end >= 0, file.size >= end else {
-                throw PipelineError("\(file.url.path): shorter than \(UnitJournal.fileName) says (\(file.size) bytes, "
+                throw PipelineError(.changedFolder, path: file.url.path,
+                                    "shorter than \(UnitJournal.fileName) says (\(file.size) bytes, "
                                     + "\(end) committed); the folder was changed (--overwrite starts again)")
             }
             let head = header(format)
             guard try file.read(0..<min(head.count, file.size)) == head else {
-                throw PipelineError("\(file.url.path): its header is not this run's (--overwrite starts again)")
+                throw PipelineError(.changedFolder, path: file.url.path,
+                                    "its header is not this run's (--overwrite starts again)")
             }
             try file.truncate(to: end)
         }
-        if formats.contains(.json), let last = done.last {
-            let end = last.first + last.count
-            let group = plan.groupOfUtterance[end - 1]
-            let range = plan.groups[group].range
-            if end < range.upperBound {
-                let objects = try Self.documentRecords(in: documents.appendingPathComponent(plan.groups[group].fileName))
-                guard objects.count >= end - range.lowerBound else {
-                    throw PipelineError("\(plan.groups[group].fileName): holds \(objects.count) records, "
-                                        + "\(end - range.lowerBound) were committed (--overwrite starts again)")
-                }
-                pending = (group, Array(objects.prefix(end - range.lowerBound)))
-            }
+    }
+
+    /// When the last unit done ends inside a group, the records its `json` document already
+    /// holds: the next unit's are added to them.
+    private func readPendingDocument(after last: UnitEntry, in documents: URL) throws {
+        let end = last.first + last.count
+        let group = plan.groupOfUtterance[end - 1]
+        let range = plan.groups[group].range
+        guard end < range.upperBound else { return }
+        let objects = try Self.documentRecords(in: documents.appendingPathComponent(plan.groups[group].fileName))
+        guard objects.count >= end - range.lowerBound else {
+            throw PipelineError(.changedFolder, path: plan.groups[group].fileName,
+                                "holds \(objects.count) records, "
+                                + "\(end - range.lowerBound) were committed (--overwrite starts again)")
         }
-        return done
+        pending = (group, Array(objects.prefix(end - range.lowerBound)))
     }
 
     /// Writes and commits the records of unit `unit` (an index into `plan.units`).
@@ -173,7 +180,8 @@ public final class OutputWriter {
         precondition(started, "start(fresh:) comes first")
         let range = plan.units[unit]
         guard rendered.statuses.count == range.count, rendered.jsonObjects.map({ $0.count == range.count }) ?? true else {
-            throw PipelineError("unit \(unit): \(rendered.jsonObjects?.count ?? rendered.statuses.count) records for "
+            throw PipelineError(.internalError,
+                                "unit \(unit): \(rendered.jsonObjects?.count ?? rendered.statuses.count) records for "
                                 + "\(range.count) utterances")
         }
         var entry = UnitEntry(unit: unit, first: range.lowerBound, count: range.count, status: rendered.statuses)
@@ -181,10 +189,14 @@ public final class OutputWriter {
             let bytes: [UInt8]
             switch format {
             case .csv:
-                guard let rows = rendered.csvRows else { throw PipelineError("unit \(unit): no CSV rows") }
+                guard let rows = rendered.csvRows else {
+                    throw PipelineError(.internalError, "unit \(unit): no CSV rows")
+                }
                 bytes = rows
             default:
-                guard let objects = rendered.jsonObjects else { throw PipelineError("unit \(unit): no JSON records") }
+                guard let objects = rendered.jsonObjects else {
+                    throw PipelineError(.internalError, "unit \(unit): no JSON records")
+                }
                 bytes = Array(objects.map { $0 + "\n" }.joined().utf8)
             }
             let start = file.size
@@ -199,7 +211,9 @@ public final class OutputWriter {
             if format == .csv { entry.csv = [start, file.size] } else { entry.jsonl = [start, file.size] }
         }
         if formats.contains(.json) {
-            guard let objects = rendered.jsonObjects else { throw PipelineError("unit \(unit): no JSON records") }
+            guard let objects = rendered.jsonObjects else {
+                throw PipelineError(.internalError, "unit \(unit): no JSON records")
+            }
             // Documents this unit adds records to; all but the last are complete now.
             var touched: [(group: Int, objects: [String])] = []
             var added = false
@@ -248,7 +262,7 @@ public final class OutputWriter {
     /// The records of a `json` document, one JSON object per element, as written.
     public static func documentRecords(in url: URL) throws -> [String] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw PipelineError("\(url.path): cannot read the document")
+            throw PipelineError(.changedFolder, path: url.path, "cannot read the document")
         }
         return text.split(separator: "\n").filter { $0.hasPrefix("    {") }.map { line in
             let object = line.dropFirst(4)
@@ -263,10 +277,4 @@ public final class OutputWriter {
             try FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
     }
-}
-
-/// A failure of the pipeline that a user sees: one line naming the file and the place.
-public struct PipelineError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

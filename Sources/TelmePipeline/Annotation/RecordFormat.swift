@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// Serialises annotation records as CSV rows (RFC 4180) and JSON objects, byte for byte the
 /// same on every machine and locale: numbers are written by Swift's shortest round-trip
@@ -41,21 +42,20 @@ public enum RecordFormat {
 
     /// A JSON string literal: quotes, backslashes and control characters escaped.
     static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
+        let escaped = s.escaped { scalar in
             switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
+            case "\"": "\\\""
+            case "\\": "\\\\"
+            case "\n": "\\n"
+            case "\r": "\\r"
+            case "\t": "\\t"
             case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
+            default: nil
             }
         }
-        return out + "\""
+        return "\"" + escaped + "\""
     }
 
     /// The text of a scalar value; nil when absent. Non-finite numbers are absent.

@@ -36,7 +36,8 @@ public enum RunFolder {
         guard info.st_mode & S_IFMT == S_IFDIR else {
             let what = info.st_mode & S_IFMT == S_IFLNK ? "is a symbolic link" : RegularFile.kindProblem(info.st_mode)
                 .map { $0.replacingOccurrences(of: ", not a regular file", with: "") } ?? "is a file"
-            throw PipelineError("\(path): \(what), not a folder; give \(option) a new or empty folder")
+            throw PipelineError(.outputFolder, path: path,
+                                "\(what), not a folder; give \(option) a new or empty folder")
         }
         let inputIdentities = Set(inputs.compactMap(identity))
         for name in ownNames + [documentsName] {
@@ -45,17 +46,20 @@ public enum RunFolder {
             let kind = info.st_mode & S_IFMT
             if name == documentsName {
                 guard kind == S_IFDIR else {
-                    throw PipelineError("\(file): not a folder (a link is not followed); remove it or choose another \(option)")
+                    throw PipelineError(.outputFolder, path: file,
+                                        "not a folder (a link is not followed); remove it or choose another \(option)")
                 }
                 continue
             }
             guard kind == S_IFREG else {
                 let what = kind == S_IFLNK ? "is a symbolic link" : RegularFile.kindProblem(info.st_mode) ?? ""
-                throw PipelineError("\(file): \(what); telme replaces only its own regular files: remove it or choose "
+                throw PipelineError(.outputFolder, path: file,
+                                    "\(what); telme replaces only its own regular files: remove it or choose "
                                     + "another \(option)")
             }
             if let id = identity(file), inputIdentities.contains(id) {
-                throw PipelineError("\(file): is an input of this command; telme never replaces an input: "
+                throw PipelineError(.outputFolder, path: file,
+                                    "is an input of this command; telme never replaces an input: "
                                     + "choose another \(option)")
             }
         }
@@ -66,7 +70,7 @@ public enum RunFolder {
         if descriptor >= 0 {
             defer { close(descriptor) }
             if flock(descriptor, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
-                throw PipelineError("\(journal): another telme process is writing to this folder")
+                throw PipelineError(.locked, path: journal, "another telme process is writing to this folder")
             }
         }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []

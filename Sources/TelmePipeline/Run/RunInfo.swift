@@ -2,6 +2,7 @@ import Foundation
 import TelmeFiles
 import TelmeModels
 import TelmeTensor
+import TelmeCorpus
 
 /// `run.json`: what produced an output folder, and how far it got. Written when a run starts
 /// (state `running`), and again when it ends (`complete`, `interrupted`); `telme merge` writes
@@ -187,14 +188,15 @@ public struct RunInfo: Codable, Sendable {
     public static func read(from url: URL) throws -> RunInfo {
         let data: Data
         do throws(FileRefusal) { data = try RegularFile.read(url.path) } catch {
-            throw PipelineError("\(error)")
+            throw PipelineError(.runDescription, path: error.path, error.reason)
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
             return try decoder.decode(RunInfo.self, from: data)
         } catch {
-            throw PipelineError("\(url.path): not a run.json this version of telme can continue (\(Self.reason(error)))")
+            throw PipelineError(.runDescription, path: url.path,
+                                "not a run.json this version of telme can continue (\(Self.reason(error)))")
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import TelmeFormat
 import TelmeModels
+import TelmeCorpus
 
 /// What a run over a corpus consists of, computed from the corpus alone so that every
 /// process (a resumed run, each shard, `telme merge`) agrees on it: the units in corpus
@@ -162,8 +163,9 @@ public struct Shard: Codable, Equatable, Sendable, CustomStringConvertible {
         if let id = env["SLURM_ARRAY_TASK_ID"] {
             func number(_ name: String) throws -> Int {
                 guard let text = env[name], let value = Int(text) else {
-                    throw PipelineError("SLURM_ARRAY_TASK_ID is set but \(name) is \(env[name].map { "\"\($0)\"" } ?? "not set"); "
-                                        + "pass --shard INDEX/COUNT")
+                    throw PipelineError(.environment,
+                        "SLURM_ARRAY_TASK_ID is set but \(name) is \(env[name].map { "\"\($0)\"" } ?? "not set"); "
+                            + "pass --shard INDEX/COUNT")
                 }
                 return value
             }
@@ -171,7 +173,8 @@ public struct Shard: Codable, Equatable, Sendable, CustomStringConvertible {
             let max = try number("SLURM_ARRAY_TASK_MAX"), count = try number("SLURM_ARRAY_TASK_COUNT")
             let step = env["SLURM_ARRAY_TASK_STEP"].flatMap(Int.init) ?? 1
             guard step == 1, max - min + 1 == count, task >= min, task <= max else {
-                throw PipelineError("the Slurm array is not a range with step 1 (task \(id), min \(min), max \(max), "
+                throw PipelineError(.environment,
+                                    "the Slurm array is not a range with step 1 (task \(id), min \(min), max \(max), "
                                     + "count \(count), step \(step)); use --array=0-N or pass --shard INDEX/COUNT")
             }
             return (Shard(index: task - min, count: count),
@@ -179,15 +182,16 @@ public struct Shard: Codable, Equatable, Sendable, CustomStringConvertible {
         }
         if let text = env["JOB_COMPLETION_INDEX"] {
             guard let index = Int(text), index >= 0 else {
-                throw PipelineError("JOB_COMPLETION_INDEX is \"\(text)\", not an index")
+                throw PipelineError(.environment, "JOB_COMPLETION_INDEX is \"\(text)\", not an index")
             }
             let countText = env["TELME_SHARD_COUNT"]
             guard let count = countOption ?? countText.flatMap(Int.init), count >= 1 else {
-                throw PipelineError("JOB_COMPLETION_INDEX is set but the number of shards is not: pass --shard-count N "
+                throw PipelineError(.environment,
+                                    "JOB_COMPLETION_INDEX is set but the number of shards is not: pass --shard-count N "
                                     + "or set TELME_SHARD_COUNT (the Job's completions)")
             }
             guard index < count else {
-                throw PipelineError("JOB_COMPLETION_INDEX=\(index) is not below the shard count \(count)")
+                throw PipelineError(.environment, "JOB_COMPLETION_INDEX=\(index) is not below the shard count \(count)")
             }
             return (Shard(index: index, count: count), "JOB_COMPLETION_INDEX=\(index) of \(count)")
         }

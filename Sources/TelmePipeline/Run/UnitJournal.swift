@@ -1,4 +1,5 @@
 import Foundation
+import TelmeFiles
 
 /// One finished unit, as `units.jsonl` records it: which utterances it holds, their statuses,
 /// and where its records lie in `annotations.jsonl` and `annotations.csv` (byte ranges
@@ -43,7 +44,17 @@ final class UnitJournal {
     init(directory: URL) throws {
         file = try AppendFile(directory.appendingPathComponent(Self.fileName))
         guard file.tryLock() else {
-            throw PipelineError("\(file.url.path): another telme process is writing to this folder")
+            throw PipelineError(.locked, path: file.url.path, "another telme process is writing to this folder")
+        }
+    }
+
+    /// Throws unless `entry` is a unit of `plan` as the plan cuts it (the corpus and the run's
+    /// settings have not changed since it was written).
+    func check(_ entry: UnitEntry, fits plan: RunPlan) throws {
+        guard plan.units.indices.contains(entry.unit),
+              plan.units[entry.unit] == entry.first..<(entry.first + entry.count),
+              entry.status.count == entry.count else {
+            throw PipelineError(.changedFolder, path: file.url.path, "unit \(entry.unit) does not fit the corpus")
         }
     }
 
@@ -58,10 +69,11 @@ final class UnitJournal {
         while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
             do {
                 let entry = try decoder.decode(UnitEntry.self, from: Data(bytes[start..<newline]))
-                guard entry.isWellFormed else { throw PipelineError("impossible numbers") }
+                guard entry.isWellFormed else { throw PipelineError(.changedFolder, "impossible numbers") }
                 entries.append(entry)
             } catch {
-                throw PipelineError("\(file.url.path):\(line): not a unit entry; the folder was changed by hand? "
+                throw PipelineError(.changedFolder, path: file.url.path, line: line,
+                                    "not a unit entry; the folder was changed by hand? "
                                     + "(--overwrite starts the run again)")
             }
             start = newline + 1
