@@ -40,10 +40,12 @@ let package = Package(
         .target(name: "TelmeImport", dependencies: ["TelmeHDF5", "TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeFiles"]),
         // Corpora, annotation runs, output writers.
         .target(name: "TelmePipeline", dependencies: ["TelmeModels", "TelmeFormat", "TelmeTokenizer", "TelmeTensor", "CFFmpeg", "TelmeFiles"]),
+        // `telme bench`'s engine: timings, synthetic inputs, the report.
+        .target(name: "TelmeBench", dependencies: ["TelmePipeline", "TelmeFormat", "TelmeModels", "TelmeTensor"]),
         // The subcommands, in a library so tests can call them.
         .target(name: "TelmeCLI", dependencies: [
-            "TelmePipeline", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer", "TelmeFiles",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TelmePipeline", "TelmeBench", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer",
+            "TelmeFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
         // Fuzz targets: plain functions feeding bytes to every reader of untrusted input (tests
@@ -64,7 +66,7 @@ let package = Package(
         .testTarget(name: "TelmePipelineTests", dependencies: ["TelmePipeline", "TelmeTokenizer", "TelmeModels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeCLITests",
-                    dependencies: ["TelmeCLI", "TelmePipeline", "TelmeFormat", "TelmeHDF5", "TelmeImport"],
+                    dependencies: ["TelmeCLI", "TelmeBench", "TelmePipeline", "TelmeFormat", "TelmeHDF5", "TelmeImport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5"], resources: [.copy("Fixtures")]),
     ]
