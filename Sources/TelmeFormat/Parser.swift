@@ -39,11 +39,37 @@ struct Parser {
         "0x" + String(value, radix: 16, uppercase: false)
     }
 
+    /// Where the parts of the file are, from a checked preamble.
+    struct Sections {
+        /// The header JSON: from the end of the preamble to `tableStart`.
+        var tableStart: Int
+        var tableEnd: Int
+        var dataOffset: Int
+        var dataEnd: Int
+    }
+
     /// Checks everything but the tensor data checksums (see `verifyData`).
     func parse() throws -> Result {
-        let size = bytes.count
+        let preamble = try readPreamble()
+        let sections = try checkSizes(preamble)
+        try checkHeaderChecksum(preamble.headerChecksum, sections)
+        let header = try decodeHeader(sections)
+        let entries = try parseTable(start: sections.tableStart, end: sections.tableEnd, dataOffset: sections.dataOffset)
+        try checkArchitecture(entries, header: header, tableStart: sections.tableStart)
+        try checkOverlaps(entries)
+        try checkPacking(entries, dataOffset: sections.dataOffset, dataEnd: sections.dataEnd)
 
-        // Preamble.
+        func blob(_ name: String) -> Data {
+            guard let entry = entries.first(where: { $0.name == name }) else { return Data() }
+            return Data(bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
+        }
+        let tokenizer = TokenizerFiles(vocabJSON: blob(Layout.vocabTensor), merges: blob(Layout.mergesTensor))
+        return Result(header: header, entries: entries, tokenizer: tokenizer, dataOffset: sections.dataOffset)
+    }
+
+    /// The magic, the file's room for a preamble, and the fields that must hold fixed values.
+    private func readPreamble() throws -> Preamble {
+        let size = bytes.count
         let magicCount = min(size, Layout.magic.count)
         guard bytes[0..<magicCount].elementsEqual(Layout.magic[0..<magicCount]) else {
             throw failure(.badMagic, "not a .telme file: starts with \(Self.hex(bytes[0..<magicCount])), "
@@ -53,47 +79,51 @@ struct Parser {
             throw failure(.truncated, "truncated inside the \(Layout.preambleSize)-byte preamble (the file is \(size) bytes)",
                           "byte \(size)")
         }
-        let version: UInt32 = integer(at: Layout.versionOffset)
-        guard version == Layout.formatVersion else {
-            throw failure(.unsupportedVersion, "format version \(version) is not supported "
-                + "(this reader reads version \(Layout.formatVersion))", "byte \(Layout.versionOffset)")
+        let preamble = Preamble(reading: bytes)
+        guard preamble.version == Layout.formatVersion else {
+            throw failure(.unsupportedVersion, "format version \(preamble.version) is not supported "
+                + "(this reader reads version \(Layout.formatVersion))", "byte \(Preamble.Field.version.offset)")
         }
-        let flags: UInt32 = integer(at: Layout.flagsOffset)
-        guard flags == 0 else {
-            throw failure(.badPreamble, "unknown flags \(Self.hex64(UInt64(flags))) (must be 0)", "byte \(Layout.flagsOffset)")
+        guard preamble.flags == 0 else {
+            throw failure(.badPreamble, "unknown flags \(Self.hex64(UInt64(preamble.flags))) (must be 0)",
+                          "byte \(Preamble.Field.flags.offset)")
         }
-        let reserved: UInt64 = integer(at: Layout.reservedOffset)
-        guard reserved == 0 else {
-            throw failure(.badPreamble, "reserved field is \(Self.hex64(reserved)) (must be 0)", "byte \(Layout.reservedOffset)")
+        guard preamble.reserved == 0 else {
+            throw failure(.badPreamble, "reserved field is \(Self.hex64(preamble.reserved)) (must be 0)",
+                          "byte \(Preamble.Field.reserved.offset)")
         }
-        let headerLength: UInt64 = integer(at: Layout.headerLengthOffset)
+        return preamble
+    }
+
+    /// The lengths and offsets of the preamble against their limits and the file's size; the
+    /// padding before the data.
+    private func checkSizes(_ preamble: Preamble) throws -> Sections {
+        let size = bytes.count
+        let (headerLength, tableLength) = (preamble.headerLength, preamble.tableLength)
         guard headerLength <= Layout.maxHeaderLength else {
             throw failure(.headerTooLarge, "header length \(headerLength) exceeds the limit of \(Layout.maxHeaderLength) bytes",
-                          "byte \(Layout.headerLengthOffset)")
+                          "byte \(Preamble.Field.headerLength.offset)")
         }
-        let tableLength: UInt64 = integer(at: Layout.tableLengthOffset)
         guard tableLength <= Layout.maxTableLength else {
             throw failure(.headerTooLarge, "tensor table length \(tableLength) exceeds the limit of \(Layout.maxTableLength) bytes",
-                          "byte \(Layout.tableLengthOffset)")
+                          "byte \(Preamble.Field.tableLength.offset)")
         }
         guard tableLength >= 4 else {
             throw failure(.badPreamble, "tensor table length \(tableLength) is too short for its tensor count",
-                          "byte \(Layout.tableLengthOffset)")
+                          "byte \(Preamble.Field.tableLength.offset)")
         }
         // Both lengths are bounded, so these sums cannot overflow.
         let tableStart = Layout.preambleSize + Int(headerLength)
         let tableEnd = tableStart + Int(tableLength)
         let expectedDataOffset = (tableEnd + Layout.alignment - 1) / Layout.alignment * Layout.alignment
-        let dataOffsetField: UInt64 = integer(at: Layout.dataOffsetOffset)
-        guard dataOffsetField == UInt64(expectedDataOffset) else {
-            throw failure(.badPreamble, "data offset \(dataOffsetField) is not \(expectedDataOffset) "
-                + "(the end of the tensor table rounded up to \(Layout.alignment))", "byte \(Layout.dataOffsetOffset)")
+        guard preamble.dataOffset == UInt64(expectedDataOffset) else {
+            throw failure(.badPreamble, "data offset \(preamble.dataOffset) is not \(expectedDataOffset) "
+                + "(the end of the tensor table rounded up to \(Layout.alignment))", "byte \(Preamble.Field.dataOffset.offset)")
         }
-        let dataLength: UInt64 = integer(at: Layout.dataLengthOffset)
-        let (dataEnd, dataEndOverflows) = dataOffsetField.addingReportingOverflow(dataLength)
+        let (dataEnd, dataEndOverflows) = preamble.dataOffset.addingReportingOverflow(preamble.dataLength)
         guard !dataEndOverflows else {
-            throw failure(.badPreamble, "data offset \(dataOffsetField) + data length \(dataLength) overflows",
-                          "byte \(Layout.dataLengthOffset)")
+            throw failure(.badPreamble, "data offset \(preamble.dataOffset) + data length \(preamble.dataLength) overflows",
+                          "byte \(Preamble.Field.dataLength.offset)")
         }
         guard size >= tableStart else {
             throw failure(.truncated, "truncated inside the header (the file is \(size) bytes, the header ends at byte \(tableStart))",
@@ -113,20 +143,24 @@ struct Parser {
         for offset in tableEnd..<expectedDataOffset where bytes[offset] != 0 {
             throw failure(.badPreamble, "padding before the data is not zero", "byte \(offset)")
         }
+        return Sections(tableStart: tableStart, tableEnd: tableEnd, dataOffset: expectedDataOffset, dataEnd: Int(dataEnd))
+    }
 
-        // Header checksum covers the JSON and the table.
-        let storedHeaderChecksum: UInt64 = integer(at: Layout.headerChecksumOffset)
-        let computedHeaderChecksum = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<tableEnd]))
-        guard storedHeaderChecksum == computedHeaderChecksum || !verifyHeaderChecksum else {
-            throw failure(.headerChecksum, "header checksum mismatch (stored \(Self.hex64(storedHeaderChecksum)), "
-                + "computed \(Self.hex64(computedHeaderChecksum))): the header or tensor table is corrupted",
-                          "bytes \(Layout.preambleSize)..<\(tableEnd)")
+    /// The header checksum covers the JSON and the table.
+    private func checkHeaderChecksum(_ stored: UInt64, _ sections: Sections) throws {
+        let computed = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<sections.tableEnd]))
+        guard stored == computed || !verifyHeaderChecksum else {
+            throw failure(.headerChecksum, "header checksum mismatch (stored \(Self.hex64(stored)), "
+                + "computed \(Self.hex64(computed))): the header or tensor table is corrupted",
+                          "bytes \(Layout.preambleSize)..<\(sections.tableEnd)")
         }
+    }
 
-        // Header JSON.
+    /// The header JSON, its dtype and its model description.
+    private func decodeHeader(_ sections: Sections) throws -> Header {
         let header: Header
         do {
-            header = try Header.decoder().decode(Header.self, from: Data(bytes[Layout.preambleSize..<tableStart]))
+            header = try Header.decoder().decode(Header.self, from: Data(bytes[Layout.preambleSize..<sections.tableStart]))
         } catch {
             throw failure(.badHeader, "header JSON is invalid: \(Self.summary(of: error))", "byte \(Layout.preambleSize)")
         }
@@ -134,22 +168,10 @@ struct Parser {
             throw failure(.badHeader, "header tensor_dtype is \(header.tensorDtype.rawValue), expected f32, f16 or bf16",
                           "byte \(Layout.preambleSize)")
         }
-        if let problem = ModelValidation.problem(in: header.model) {
+        if let problem = ModelDescriptionCheck.problem(in: header.model) {
             throw failure(.badModel, "invalid model description: \(problem)", "byte \(Layout.preambleSize)")
         }
-
-        // Tensor table.
-        let entries = try parseTable(start: tableStart, end: tableEnd, dataOffset: expectedDataOffset)
-        try checkArchitecture(entries, header: header, tableStart: tableStart)
-        try checkOverlaps(entries)
-        try checkPacking(entries, dataOffset: expectedDataOffset, dataEnd: Int(dataEnd))
-
-        func blob(_ name: String) -> Data {
-            guard let entry = entries.first(where: { $0.name == name }) else { return Data() }
-            return Data(bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
-        }
-        let tokenizer = TokenizerFiles(vocabJSON: blob(Layout.vocabTensor), merges: blob(Layout.mergesTensor))
-        return Result(header: header, entries: entries, tokenizer: tokenizer, dataOffset: expectedDataOffset)
+        return header
     }
 
     /// A table row and the byte where it starts, for messages.
@@ -207,7 +229,7 @@ struct Parser {
             var shape: [Int] = []
             for _ in 0..<rank {
                 let dim: UInt64 = integer(at: position)
-                guard let value = Int(exactly: dim), value <= ModelValidation.maxDimension else {
+                guard let value = Int(exactly: dim), value <= ModelDescriptionCheck.maxDimension else {
                     throw failure(.badTable, "dimension \(dim) is too large", location)
                 }
                 shape.append(value)
@@ -317,7 +339,7 @@ struct Parser {
         }
         guard cursor == dataEnd else {
             throw failure(.badPreamble, "the data section ends at byte \(dataEnd), the last tensor at byte \(cursor)",
-                          "byte \(Layout.dataLengthOffset)")
+                          "byte \(Preamble.Field.dataLength.offset)")
         }
     }
 
