@@ -26,21 +26,10 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "The corpus: a transcript CSV (meld, iemocap), a folder of episodes with transcripts, or one episode's transcript next to its video.")
     var corpus: String
 
-    @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
-    var layout: LayoutChoice = .auto
-
-    @Option(help: ArgumentHelp("Media folder: MELD clips dia{D}_utt{U}.mp4, or the root of the CSV's relative paths.",
-                               discussion: "Default: the CSV's Video_Path / Wav_Path, relative to the CSV's folder."))
-    var media: String?
+    @OptionGroup var corpusOptions: CorpusOptions
 
     @Flag(help: "Annotate from the transcript alone: audio and video are skipped (status ok), and episode transcripts without a video are annotated too.")
     var textOnly = false
-
-    @Flag(help: "Read media files outside the corpus root (--media, or the CSV's folder); refused otherwise.")
-    var allowOutsideRoot = false
-
-    @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
-    var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
 
     @Option(name: [.customShort("o"), .long, .customLong("output")], help: "Output folder.")
     var out: String
@@ -101,10 +90,6 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "The number of shards with JOB_COMPLETION_INDEX (default: TELME_SHARD_COUNT).")
     var shardCount: Int?
 
-    enum LayoutChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, meld, iemocap, episodes
-    }
-
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let sampleRate, sampleRate < 1000 || sampleRate > 384_000 {
@@ -112,7 +97,6 @@ struct Annotate: AsyncParsableCommand {
         }
         if let fusionHeads, fusionHeads < 1 { throw ValidationError("--fusion-heads must be at least 1") }
         if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a number") }
-        guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
         guard progressEvery.isFinite, progressEvery >= 0 else { throw ValidationError("--progress-every must be ≥ 0") }
         _ = try formats()
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT") }
@@ -178,8 +162,7 @@ struct Annotate: AsyncParsableCommand {
 
     /// The corpus options, read as `validate` reads them.
     var input: CorpusInput {
-        CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap,
-                    allowOutsideRoot: allowOutsideRoot, textOnly: textOnly)
+        corpusOptions.input(corpus, textOnly: textOnly)
     }
 
     /// Reads the corpus of any layout; warnings go to stderr.
@@ -284,10 +267,10 @@ struct Annotate: AsyncParsableCommand {
                          dtype: file.dtype.rawValue, dataset: file.model.dataset, labels: file.model.labels),
             fusion: description.fusion, settings: settings,
             corpus: .init(path: corpus.file, layout: corpus.layout.rawValue, utterances: corpus.utterances.count,
-                          digest: RunPlan.digest(of: corpus), media: media, dialogueGap: dialogueGap,
-                          textOnly: textOnly, allowOutsideRoot: allowOutsideRoot,
-                          canonicalPath: MediaLocator.resolved(corpus.file),
-                          canonicalMedia: media.map(MediaLocator.resolved)),
+                          digest: RunPlan.digest(of: corpus), media: corpusOptions.media,
+                          dialogueGap: corpusOptions.dialogueGap, textOnly: textOnly,
+                          allowOutsideRoot: corpusOptions.allowOutsideRoot, canonicalPath: MediaLocator.resolved(corpus.file),
+                          canonicalMedia: corpusOptions.media.map(MediaLocator.resolved)),
             formats: formats, batchSize: batchSize, threads: compute.threads, compute: computeInfo, shard: shard,
             state: .running, units: units)
         info.modalityProbabilities = modalityProbabilities

@@ -43,8 +43,7 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "After each case's timed runs, one more run timed per kind of operation (linear, attention, ...).")
     var breakdown = false
 
-    @Flag(help: "Print the report as JSON instead of a table.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     @Option(help: "Also write the JSON report to this file.")
     var jsonOut: String?
@@ -74,7 +73,7 @@ struct Bench: AsyncParsableCommand {
         let report = try benchmark.run(version: TelmeVersion.string, compute: try compute.apply()) { try openModel(model) }
         let encoded = try report.json()
         if let jsonOut { try encoded.write(to: URL(fileURLWithPath: jsonOut)) }
-        if json {
+        if output.json {
             FileHandle.standardOutput.write(encoded)
             print()
         } else {

@@ -185,15 +185,8 @@ struct Parser {
     }
 
     private func parseTable(start: Int, end: Int, dataOffset: Int) throws -> [Entry] {
-        var position = start
-        func need(_ count: Int, _ what: String) throws {
-            guard end - position >= count else {
-                throw failure(.badTable, "\(what) runs past the end of the tensor table (which ends at byte \(end))",
-                              "byte \(position)")
-            }
-        }
-        let count: UInt32 = integer(at: position)
-        position += 4
+        let count: UInt32 = integer(at: start)
+        var position = start + 4
         let smallestEntry = Layout.entryFixedSize + 1
         guard Int(count) <= (end - position) / smallestEntry else {
             throw failure(.badTable, "\(count) tensors cannot fit in a table of \(end - start) bytes", "byte \(start)")
@@ -201,77 +194,93 @@ struct Parser {
         var entries: [Entry] = []
         entries.reserveCapacity(Int(count))
         for index in 0..<Int(count) {
-            let entryStart = position
-            try need(2, "the name length of table entry \(index)")
-            let nameLength = Int(integer(at: position, as: UInt16.self))
-            position += 2
-            guard (1...Layout.maxNameLength).contains(nameLength) else {
-                throw failure(.badTable, "table entry \(index) has a name length of \(nameLength) "
-                    + "(expected 1...\(Layout.maxNameLength))", "byte \(entryStart)")
-            }
-            try need(nameLength, "the name of table entry \(index)")
-            guard let name = String(validating: bytes[position..<(position + nameLength)], as: UTF8.self) else {
-                throw failure(.badTable, "the name of table entry \(index) is not UTF-8", "byte \(position)")
-            }
-            position += nameLength
-            let location = "tensor \(name) (table byte \(entryStart))"
-            try need(2, "table entry \(name)")
-            let code = bytes[position]
-            let rank = Int(bytes[position + 1])
-            guard let dtype = TensorDType(code: code) else {
-                throw failure(.unknownDType, "unknown dtype code \(code) (known: 1 f32, 2 f16, 3 bf16, 4 u8)", location)
-            }
-            guard rank <= Layout.maxRank else {
-                throw failure(.badTable, "rank \(rank) exceeds \(Layout.maxRank)", location)
-            }
-            position += 2
-            try need(8 * rank + 24, "table entry \(name)")
-            var shape: [Int] = []
-            for _ in 0..<rank {
-                let dim: UInt64 = integer(at: position)
-                guard let value = Int(exactly: dim), value <= ModelDescriptionCheck.maxDimension else {
-                    throw failure(.badTable, "dimension \(dim) is too large", location)
-                }
-                shape.append(value)
-                position += 8
-            }
-            let offset: UInt64 = integer(at: position)
-            let byteLength: UInt64 = integer(at: position + 8)
-            let checksum: UInt64 = integer(at: position + 16)
-            position += 24
-
-            guard let elements = checkedProduct(shape),
-                  case let (expectedLength, overflow) = elements.multipliedReportingOverflow(by: dtype.size), !overflow
-            else {
-                throw failure(.badTable, "shape \(shape) of \(dtype.rawValue) holds more bytes than a file can", location)
-            }
-            guard byteLength == UInt64(expectedLength) else {
-                throw failure(.badTable, "byte length \(byteLength) does not match shape \(shape) of \(dtype.rawValue) "
-                    + "(\(expectedLength) bytes)", location)
-            }
-            guard offset >= UInt64(dataOffset) else {
-                throw failure(.badOffset, "data offset \(offset) lies before the data section (which starts at byte \(dataOffset))",
-                              location)
-            }
-            guard offset % UInt64(Layout.alignment) == 0 else {
-                throw failure(.misaligned, "data offset \(offset) is not a multiple of \(Layout.alignment)", location)
-            }
-            let (tensorEnd, endOverflows) = offset.addingReportingOverflow(byteLength)
-            guard !endOverflows else {
-                throw failure(.badOffset, "data offset \(offset) + byte length \(byteLength) overflows", location)
-            }
-            guard tensorEnd <= UInt64(bytes.count) else {
-                throw failure(.badOffset, "data bytes \(offset)..<\(tensorEnd) extend past the end of the file "
-                    + "(\(bytes.count) bytes)", location)
-            }
-            entries.append(Entry(info: TelmeTensorInfo(name: name, dtype: dtype, shape: shape, offset: offset,
-                                                       byteLength: byteLength, checksum: checksum),
-                                 tableOffset: entryStart))
+            entries.append(try parseEntry(index, at: &position, end: end, dataOffset: dataOffset))
         }
         guard position == end else {
             throw failure(.badTable, "\(end - position) unused bytes after the last table entry", "byte \(position)")
         }
         return entries
+    }
+
+    /// Throws unless `count` bytes from `position` lie inside the table (which ends at `end`).
+    private func need(_ count: Int, _ what: String, at position: Int, end: Int) throws {
+        guard end - position >= count else {
+            throw failure(.badTable, "\(what) runs past the end of the tensor table (which ends at byte \(end))",
+                          "byte \(position)")
+        }
+    }
+
+    /// Table entry `index`, which starts at `position` (moved past it): its name, dtype, shape,
+    /// data offset, byte length and checksum, each read within the table.
+    private func parseEntry(_ index: Int, at position: inout Int, end: Int, dataOffset: Int) throws -> Entry {
+        let entryStart = position
+        try need(2, "the name length of table entry \(index)", at: position, end: end)
+        let nameLength = Int(integer(at: position, as: UInt16.self))
+        position += 2
+        guard (1...Layout.maxNameLength).contains(nameLength) else {
+            throw failure(.badTable, "table entry \(index) has a name length of \(nameLength) "
+                + "(expected 1...\(Layout.maxNameLength))", "byte \(entryStart)")
+        }
+        try need(nameLength, "the name of table entry \(index)", at: position, end: end)
+        guard let name = String(validating: bytes[position..<(position + nameLength)], as: UTF8.self) else {
+            throw failure(.badTable, "the name of table entry \(index) is not UTF-8", "byte \(position)")
+        }
+        position += nameLength
+        let location = "tensor \(name) (table byte \(entryStart))"
+        try need(2, "table entry \(name)", at: position, end: end)
+        let code = bytes[position]
+        let rank = Int(bytes[position + 1])
+        guard let dtype = TensorDType(code: code) else {
+            throw failure(.unknownDType, "unknown dtype code \(code) (known: 1 f32, 2 f16, 3 bf16, 4 u8)", location)
+        }
+        guard rank <= Layout.maxRank else {
+            throw failure(.badTable, "rank \(rank) exceeds \(Layout.maxRank)", location)
+        }
+        position += 2
+        try need(8 * rank + 24, "table entry \(name)", at: position, end: end)
+        var shape: [Int] = []
+        for _ in 0..<rank {
+            let dim: UInt64 = integer(at: position)
+            guard let value = Int(exactly: dim), value <= ModelDescriptionCheck.maxDimension else {
+                throw failure(.badTable, "dimension \(dim) is too large", location)
+            }
+            shape.append(value)
+            position += 8
+        }
+        let info = TelmeTensorInfo(name: name, dtype: dtype, shape: shape, offset: integer(at: position),
+                                   byteLength: integer(at: position + 8), checksum: integer(at: position + 16))
+        position += 24
+        try checkExtent(info, location: location, dataOffset: dataOffset)
+        return Entry(info: info, tableOffset: entryStart)
+    }
+
+    /// A tensor's byte length against its shape, and its bytes inside the data section.
+    private func checkExtent(_ info: TelmeTensorInfo, location: String, dataOffset: Int) throws {
+        let (shape, dtype, offset, byteLength) = (info.shape, info.dtype, info.offset, info.byteLength)
+        guard let elements = checkedProduct(shape),
+              case let (expectedLength, overflow) = elements.multipliedReportingOverflow(by: dtype.size), !overflow
+        else {
+            throw failure(.badTable, "shape \(shape) of \(dtype.rawValue) holds more bytes than a file can", location)
+        }
+        guard byteLength == UInt64(expectedLength) else {
+            throw failure(.badTable, "byte length \(byteLength) does not match shape \(shape) of \(dtype.rawValue) "
+                + "(\(expectedLength) bytes)", location)
+        }
+        guard offset >= UInt64(dataOffset) else {
+            throw failure(.badOffset, "data offset \(offset) lies before the data section (which starts at byte \(dataOffset))",
+                          location)
+        }
+        guard offset % UInt64(Layout.alignment) == 0 else {
+            throw failure(.misaligned, "data offset \(offset) is not a multiple of \(Layout.alignment)", location)
+        }
+        let (tensorEnd, endOverflows) = offset.addingReportingOverflow(byteLength)
+        guard !endOverflows else {
+            throw failure(.badOffset, "data offset \(offset) + byte length \(byteLength) overflows", location)
+        }
+        guard tensorEnd <= UInt64(bytes.count) else {
+            throw failure(.badOffset, "data bytes \(offset)..<\(tensorEnd) extend past the end of the file "
+                + "(\(bytes.count) bytes)", location)
+        }
     }
 
     private func checkArchitecture(_ entries: [Entry], header: Header, tableStart: Int) throws {
