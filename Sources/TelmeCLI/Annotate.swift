@@ -43,29 +43,13 @@ struct Annotate: AsyncParsableCommand {
     @Flag(help: "Also write embeddings/: each model's vector per utterance (text.npy, audio.npy, video.npy, fused.npy: float32, one row per record) and index.csv.")
     var embeddings = false
 
-    @Option(help: "Speaker numbering: official (the authors') or dialogue. Default: the model's setting.")
-    var speakerNumbering: Settings.SpeakerNumbering?
-
-    @Option(help: "Order of the students in the fusion: audio-video or video-audio. Default: the model's setting.")
-    var fusionOrder: Settings.FusionOrder?
-
-    @Option(help: "Channel order of video frames: bgr or rgb. Default: the model's setting.")
-    var channelOrder: Settings.ChannelOrder?
-
-    @Option(help: "Audio sample rate in Hz. Default: the model's setting.")
-    var sampleRate: Int?
+    @OptionGroup var settingsOptions: SettingsOptions
 
     @Option(help: "independent (default) or official-batch4 (the authors' batches of 4, order-dependent).")
     var batchSemantics: Settings.BatchSemantics?
 
     @Option(help: "A missing or unreadable medium: text-only (the teacher alone) or zero (the authors' zero input).")
     var missingMedia: Settings.MissingMedia?
-
-    @Option(help: "ASF attention heads. Default: the model's.")
-    var fusionHeads: Int?
-
-    @Option(help: "ASF beta_shift. Default: the model's.")
-    var betaShift: Double?
 
     @Option(help: "Utterances per teacher and video batch, within one dialogue (never changes labels; probabilities may change in the last bits, so a run resumes only with its own batch size).")
     var batchSize: Int = 8
@@ -92,11 +76,6 @@ struct Annotate: AsyncParsableCommand {
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if let sampleRate, sampleRate < 1000 || sampleRate > 384_000 {
-            throw ValidationError("--sample-rate must be between 1000 and 384000 Hz")
-        }
-        if let fusionHeads, fusionHeads < 1 { throw ValidationError("--fusion-heads must be at least 1") }
-        if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a number") }
         guard progressEvery.isFinite, progressEvery >= 0 else { throw ValidationError("--progress-every must be ≥ 0") }
         _ = try formats()
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT") }
@@ -132,11 +111,7 @@ struct Annotate: AsyncParsableCommand {
 
     /// The model's settings with this command's overrides.
     func settings(for model: ModelDescription) -> Settings {
-        var s = model.settings
-        if let speakerNumbering { s.speakerNumbering = speakerNumbering }
-        if let fusionOrder { s.fusionOrder = fusionOrder }
-        if let channelOrder { s.channelOrder = channelOrder }
-        if let sampleRate { s.sampleRate = sampleRate }
+        var s = settingsOptions.applied(to: model.settings)
         if let batchSemantics { s.batchSemantics = batchSemantics }
         if let missingMedia { s.missingMedia = missingMedia }
         return s
@@ -145,6 +120,7 @@ struct Annotate: AsyncParsableCommand {
     /// The model's description with this command's fusion overrides.
     func description(for model: ModelDescription) throws -> ModelDescription {
         var d = model
+        let (fusionHeads, betaShift) = (settingsOptions.fusionHeads, settingsOptions.betaShift)
         if fusionHeads != nil || betaShift != nil {
             guard var fusion = d.fusion else {
                 throw ValidationError("--fusion-heads and --beta-shift need a model with a fusion")
@@ -280,7 +256,4 @@ struct Annotate: AsyncParsableCommand {
 }
 
 extension Settings.MissingMedia: ExpressibleByArgument {}
-extension Settings.SpeakerNumbering: ExpressibleByArgument {}
-extension Settings.FusionOrder: ExpressibleByArgument {}
-extension Settings.ChannelOrder: ExpressibleByArgument {}
 extension Settings.BatchSemantics: ExpressibleByArgument {}

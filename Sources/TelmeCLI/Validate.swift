@@ -97,7 +97,7 @@ struct Validate: AsyncParsableCommand {
                     members.compactMap(\.endSeconds).max().map { "\(first)-\($0) s" }
                 } ?? "no times"
                 let order = members.map { $0.speaker.isEmpty ? "?" : $0.speaker }.joined(separator: ", ")
-                lines.append("  \(members.first!.dialogue)  \(times)  \(members.count) utterances: \(order)")
+                lines.append("  \(corpus.utterances[range.lowerBound].dialogue)  \(times)  \(members.count) utterances: \(order)")
             }
             start = end
         }
