@@ -51,9 +51,11 @@ let package = Package(
         .target(name: "TelmeEvaluation", dependencies: ["TelmePipeline", "TelmeCorpus", "TelmeFiles"]),
         // The report page of a run folder (`telme report`): RunReport computes, ReportPage draws.
         .target(name: "TelmeReport", dependencies: ["TelmeEvaluation", "TelmeCorpus", "TelmeFormat"]),
+        // `telme bench`'s engine: timings, synthetic inputs, the report.
+        .target(name: "TelmeBench", dependencies: ["TelmePipeline", "TelmeFormat", "TelmeModels", "TelmeTensor"]),
         // The subcommands, in a library so tests can call them.
         .target(name: "TelmeCLI", dependencies: [
-            "TelmePipeline", "TelmeReport", "TelmeEvaluation", "TelmeCorpus", "TelmeMedia", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer", "TelmeFiles",
+            "TelmePipeline", "TelmeBench", "TelmeReport", "TelmeEvaluation", "TelmeCorpus", "TelmeMedia", "TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTokenizer", "TelmeFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "telme", dependencies: ["TelmeCLI"]),
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(name: "TelmeEvaluationTests", dependencies: ["TelmeEvaluation", "TelmePipeline", "TelmeCorpus"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeCLITests",
-                    dependencies: ["TelmeCLI", "TelmePipeline", "TelmeReport", "TelmeEvaluation", "TelmeCorpus", "TelmeMedia",
+                    dependencies: ["TelmeCLI", "TelmeBench", "TelmePipeline", "TelmeReport", "TelmeEvaluation", "TelmeCorpus", "TelmeMedia",
                                    "TelmeFormat", "TelmeHDF5", "TelmeImport", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"], resources: [.copy("Fixtures")]),

@@ -27,21 +27,10 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "The corpus: a transcript CSV (meld, iemocap), a folder of episodes with transcripts, or one episode's transcript next to its video.")
     var corpus: String
 
-    @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
-    var layout: LayoutChoice = .auto
-
-    @Option(help: ArgumentHelp("Media folder: MELD clips dia{D}_utt{U}.mp4, or the root of the CSV's relative paths.",
-                               discussion: "Default: the CSV's Video_Path / Wav_Path, relative to the CSV's folder."))
-    var media: String?
+    @OptionGroup var corpusOptions: CorpusOptions
 
     @Flag(help: "Annotate from the transcript alone: audio and video are skipped (status ok), and episode transcripts without a video are annotated too.")
     var textOnly = false
-
-    @Flag(help: "Read media files outside the corpus root (--media, or the CSV's folder); refused otherwise.")
-    var allowOutsideRoot = false
-
-    @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
-    var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
 
     @Option(name: [.customShort("o"), .long, .customLong("output")], help: "Output folder.")
     var out: String
@@ -55,29 +44,13 @@ struct Annotate: AsyncParsableCommand {
     @Flag(help: "Also write embeddings/: each model's vector per utterance (text.npy, audio.npy, video.npy, fused.npy: float32, one row per record) and index.csv.")
     var embeddings = false
 
-    @Option(help: "Speaker numbering: official (the authors') or dialogue. Default: the model's setting.")
-    var speakerNumbering: Settings.SpeakerNumbering?
-
-    @Option(help: "Order of the students in the fusion: audio-video or video-audio. Default: the model's setting.")
-    var fusionOrder: Settings.FusionOrder?
-
-    @Option(help: "Channel order of video frames: bgr or rgb. Default: the model's setting.")
-    var channelOrder: Settings.ChannelOrder?
-
-    @Option(help: "Audio sample rate in Hz. Default: the model's setting.")
-    var sampleRate: Int?
+    @OptionGroup var settingsOptions: SettingsOptions
 
     @Option(help: "independent (default) or official-batch4 (the authors' batches of 4, order-dependent).")
     var batchSemantics: Settings.BatchSemantics?
 
     @Option(help: "A missing or unreadable medium: text-only (the teacher alone) or zero (the authors' zero input).")
     var missingMedia: Settings.MissingMedia?
-
-    @Option(help: "ASF attention heads. Default: the model's.")
-    var fusionHeads: Int?
-
-    @Option(help: "ASF beta_shift. Default: the model's.")
-    var betaShift: Double?
 
     @Option(help: "Utterances per teacher and video batch, within one dialogue (never changes labels; probabilities may change in the last bits, so a run resumes only with its own batch size).")
     var batchSize: Int = 8
@@ -102,18 +75,8 @@ struct Annotate: AsyncParsableCommand {
     @Option(help: "The number of shards with JOB_COMPLETION_INDEX (default: TELME_SHARD_COUNT).")
     var shardCount: Int?
 
-    enum LayoutChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, meld, iemocap, episodes
-    }
-
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if let sampleRate, sampleRate < 1000 || sampleRate > 384_000 {
-            throw ValidationError("--sample-rate must be between 1000 and 384000 Hz")
-        }
-        if let fusionHeads, fusionHeads < 1 { throw ValidationError("--fusion-heads must be at least 1") }
-        if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a number") }
-        guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
         guard progressEvery.isFinite, progressEvery >= 0 else { throw ValidationError("--progress-every must be ≥ 0") }
         _ = try formats()
         if let shard, Shard(shard) == nil { throw ValidationError("--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT") }
@@ -149,11 +112,7 @@ struct Annotate: AsyncParsableCommand {
 
     /// The model's settings with this command's overrides.
     func settings(for model: ModelDescription) -> Settings {
-        var s = model.settings
-        if let speakerNumbering { s.speakerNumbering = speakerNumbering }
-        if let fusionOrder { s.fusionOrder = fusionOrder }
-        if let channelOrder { s.channelOrder = channelOrder }
-        if let sampleRate { s.sampleRate = sampleRate }
+        var s = settingsOptions.applied(to: model.settings)
         if let batchSemantics { s.batchSemantics = batchSemantics }
         if let missingMedia { s.missingMedia = missingMedia }
         return s
@@ -162,6 +121,7 @@ struct Annotate: AsyncParsableCommand {
     /// The model's description with this command's fusion overrides.
     func description(for model: ModelDescription) throws -> ModelDescription {
         var d = model
+        let (fusionHeads, betaShift) = (settingsOptions.fusionHeads, settingsOptions.betaShift)
         if fusionHeads != nil || betaShift != nil {
             guard var fusion = d.fusion else {
                 throw ValidationError("--fusion-heads and --beta-shift need a model with a fusion")
@@ -179,8 +139,7 @@ struct Annotate: AsyncParsableCommand {
 
     /// The corpus options, read as `validate` reads them.
     var input: CorpusInput {
-        CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap,
-                    allowOutsideRoot: allowOutsideRoot, textOnly: textOnly)
+        corpusOptions.input(corpus, textOnly: textOnly)
     }
 
     /// Reads the corpus of any layout; warnings go to stderr.
@@ -209,35 +168,6 @@ struct Annotate: AsyncParsableCommand {
         input.locator(for: corpus, videoMarginSeconds: settings.videoMarginSeconds)
     }
 
-    /// Warns when most of `utterances` name media files that do not exist, which almost always
-    /// means a wrong `--media`; returns how many have none. A stat per file, nothing opened.
-    func checkMediaExist(_ corpus: Corpus, locator: MediaLocator, utterances: [Int]) -> Int {
-        var exists: [String: Bool] = [:]
-        var missing = 0
-        var example: (path: String, utterance: Utterance)?
-        for i in utterances {
-            let u = corpus.utterances[i]
-            guard let source = locator.source(for: u), source.unavailable == nil else { continue }
-            let paths = [source.audioPath, source.videoPath].compactMap { $0 }
-            let found = paths.contains { path in
-                if let known = exists[path] { return known }
-                let known = FileManager.default.fileExists(atPath: path)
-                exists[path] = known
-                return known
-            }
-            if !found, let first = paths.first {
-                missing += 1
-                if example == nil { example = (first, u) }
-            }
-        }
-        if missing * 2 > utterances.count, let example {
-            warn("MOST MEDIA ARE MISSING: \(missing) of \(utterances.count) utterances have no media file "
-                 + "(e.g. \(example.path), dialogue \(example.utterance.dialogue) utterance \(example.utterance.index)); "
-                 + "is --media right? They get the text-only prediction (status degraded)")
-        }
-        return missing
-    }
-
     func run() async throws {
         let started = Date()
         let computeInfo = try compute.apply()
@@ -245,7 +175,55 @@ struct Annotate: AsyncParsableCommand {
         let description = try description(for: file.model)
         let settings = settings(for: file.model)
         let corpus = try readCorpus()
-        let labels = Set(description.labels)
+        warnUnknownGold(corpus, labels: Set(description.labels))
+        let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
+        let shard = try resolveShard(settings)
+        let plan = RunPlan(corpus: corpus, semantics: settings.batchSemantics)
+        let units = plan.units(of: shard)
+        let formats = try formats()
+        let info = runInfo(file: file, description: description, settings: settings, corpus: corpus, formats: formats,
+                           compute: computeInfo, shard: shard, units: units.count)
+        let run = try AnnotationRun(
+            annotator: annotator, description: description, corpus: corpus, plan: plan, units: units,
+            locator: locator(for: corpus, settings: settings), info: info,
+            output: .init(folder: out, formats: formats, modalityProbabilities: modalityProbabilities,
+                          embeddings: embeddings, overwrite: overwrite),
+            inputFiles: inputFiles(), readMedia: !textOnly, started: started, messages: .init(note: note, warn: warn))
+        try execute(run, shard: shard, started: started)
+    }
+
+    /// Runs what is left of `run` with the signals handled (the first stops after the unit under
+    /// way, a second at once), then prints the summary line; throws the exit status when it is
+    /// not 0.
+    func execute(_ run: AnnotationRun, shard: Shard?, started: Date) throws {
+        let hook = try SignalHook(ProcessInfo.processInfo.environment)
+        let stop = StopSignals.install()
+        defer { stop.uninstall() }
+        // The second signal ends the process at once: run.json says interrupted, with the
+        // units committed so far.
+        stop.onForcedStop { run.markInterrupted() }
+        let summary = RunSummary(out: out, corpusUtterances: run.corpus.utterances.count, shard: shard,
+                                 doneBefore: run.utterancesDone, textOnly: textOnly, started: started)
+        let meter = ProgressMeter(total: run.utterances, alreadyDone: run.utterancesDone,
+                                  terminal: isatty(2) == 1, every: progressEvery)
+        let outcome = try run.execute(
+            stopRequested: { stop.received },
+            checkpoint: { unit, point in hook?.reached(unit: unit, point: point) { stop.received != nil } },
+            progress: meter.update)
+        meter.finish()
+        let counts = run.info.counts
+        if case .stopped(let signal) = outcome {
+            note(summary.line(state: "stopped by \(StopSignals.name(signal))", counts: counts, utterances: run.utterances)
+                 + "; the same command continues the run")
+            throw ExitCode(128 + signal)
+        }
+        if run.mostMediaMissing { warn("\(run.missingMedia) utterances had no media file: check --media") }
+        note(summary.line(state: "done", counts: counts, utterances: run.utterances))
+        if counts.degraded + counts.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// Warns about gold labels that are not the model's (evaluate would refuse them).
+    func warnUnknownGold(_ corpus: Corpus, labels: Set<String>) {
         let goldWarnings = WarningSummary()
         for u in corpus.utterances {
             if let gold = u.gold, !labels.contains(gold) {
@@ -254,11 +232,11 @@ struct Annotate: AsyncParsableCommand {
             }
         }
         goldWarnings.finish()
-        let annotator = try Annotator(model: file, description: description, settings: settings, batchSize: batchSize)
-        let shard = try resolveShard(settings)
-        let plan = RunPlan(corpus: corpus, semantics: settings.batchSemantics)
-        let mine = plan.units(of: shard)
-        let formats = try formats()
+    }
+
+    /// The description of a fresh run of this command (`run.json`).
+    func runInfo(file: TelmeFile, description: ModelDescription, settings: Settings, corpus: Corpus,
+                 formats: [OutputFormat], compute computeInfo: ComputeInfo, shard: Shard?, units: Int) -> RunInfo {
         var info = RunInfo(
             version: TelmeVersion.string, commandLine: CommandLine.arguments,
             model: .init(path: file.url.path, fingerprint: file.fingerprint, fileSize: file.fileSize,
@@ -266,278 +244,17 @@ struct Annotate: AsyncParsableCommand {
                          dtype: file.dtype.rawValue, dataset: file.model.dataset, labels: file.model.labels),
             fusion: description.fusion, settings: settings,
             corpus: .init(path: corpus.file, layout: corpus.layout.rawValue, utterances: corpus.utterances.count,
-                          digest: RunPlan.digest(of: corpus), media: media, dialogueGap: dialogueGap,
-                          textOnly: textOnly, allowOutsideRoot: allowOutsideRoot,
-                          canonicalPath: MediaLocator.resolved(corpus.file),
-                          canonicalMedia: media.map(MediaLocator.resolved)),
+                          digest: RunPlan.digest(of: corpus), media: corpusOptions.media,
+                          dialogueGap: corpusOptions.dialogueGap, textOnly: textOnly,
+                          allowOutsideRoot: corpusOptions.allowOutsideRoot, canonicalPath: MediaLocator.resolved(corpus.file),
+                          canonicalMedia: corpusOptions.media.map(MediaLocator.resolved)),
             formats: formats, batchSize: batchSize, threads: compute.threads, compute: computeInfo, shard: shard,
-            state: .running, units: mine.count)
+            state: .running, units: units)
         info.modalityProbabilities = modalityProbabilities
         info.embeddings = embeddings
-
-        // The folder: continued when it holds this very run, started afresh when it is empty
-        // (or --overwrite), refused when it holds another run or anything else (see RunFolder).
-        let outURL = URL(fileURLWithPath: out)
-        let state = try RunFolder.check(outURL, inputs: inputFiles())
-        let runURL = outURL.appendingPathComponent("run.json")
-        var continued: RunInfo?
-        switch state {
-        case .empty:
-            break
-        case .run(let previous) where !overwrite:
-            let differences = info.differences(from: previous)
-            guard differences.isEmpty else {
-                throw PipelineError(.outputFolder, path: runURL.path,
-                                    "the folder holds another run: " + differences.joined(separator: "; ")
-                                    + ". Use --overwrite to replace it, or another --out")
-            }
-            continued = previous
-        case .foreign(let names) where !overwrite:
-            throw PipelineError(.outputFolder, path: outURL.path,
-                "holds files that are not a telme run (\(names.joined(separator: ", "))"
-                    + "\(names.count == 5 ? ", ..." : "")); telme writes only into an empty folder or one "
-                    + "holding a telme run: choose another --out (--overwrite replaces telme's own files there)")
-        case .run, .foreign:
-            let replaced = RunFolder.ownFiles(in: outURL)
-            if !replaced.isEmpty { note("--overwrite: replacing " + replaced.joined(separator: ", ")) }
-        }
-        let writer = try OutputWriter(directory: outURL, labels: file.model.labels, formats: formats, plan: plan,
-                                      modalityProbabilities: modalityProbabilities)
-        if continued == nil {
-            try RunFolder.removeStale(in: outURL)
-            // Into an empty folder, run.json first: the folder is a telme run from its first
-            // byte on. (Over an earlier run, after the journal was emptied, below.)
-            if case .empty = state { try info.write(to: runURL) }
-        }
-        let done = try writer.start(fresh: continued == nil)
-        guard done.map(\.unit) == Array(mine.prefix(done.count)) else {
-            throw PipelineError(.changedFolder, path: outURL.path + "/units.jsonl",
-                                "the units done are not this run's first units "
-                                + "(--overwrite starts again)")
-        }
-        info.unitsDone = done.count
-        for entry in done { info.counts.add(contentsOf: entry.status) }
-        if let continued {
-            let notes = info.notes(continuing: continued)
-            for n in notes { note(n) }
-            let all = (continued.notes ?? []) + notes
-            info.notes = all.isEmpty ? nil : all
-        }
-        let locator = locator(for: corpus, settings: settings)
-        /// The index row of the record of utterance `i`, the `row`th of the folder.
-        func indexRow(_ row: Int, _ i: Int) -> String {
-            let u = corpus.utterances[i]
-            let names = Annotator.names(of: u, in: corpus, locator: locator)
-            return EmbeddingWriter.indexRow(row: row, source: names.source, transcript: names.transcript, u)
-        }
-        var vectors: EmbeddingWriter?
-        if embeddings {
-            let writer = try EmbeddingWriter(
-                directory: outURL, text: description.text.projectionDim, audio: description.audio?.encoder.hiddenSize ?? 0,
-                video: description.video?.encoder.hiddenSize ?? 0,
-                fused: description.fusion == nil ? 0 : description.text.projectionDim)
-            let committed = done.flatMap { Array($0.first..<($0.first + $0.count)) }
-            try writer.start(committedIndex: committed.enumerated().map { indexRow($0, $1) })
-            annotator.keepVectors = true
-            vectors = writer
-        }
-        var rows = done.reduce(0) { $0 + $1.count }
-        try info.write(to: runURL)
-        if !done.isEmpty {
-            note(done.count == mine.count ? "all \(mine.count) units are already done in \(out)"
-                                          : "continuing: \(done.count) of \(mine.count) units are already done")
-        }
-
-        let hook = try SignalHook(ProcessInfo.processInfo.environment)
-        var written = 0
-        let stop = StopSignals.install()
-        defer { stop.uninstall() }
-        // The second signal ends the process at once: run.json says interrupted, with the
-        // units committed so far.
-        let committed = Committed(info)
-        stop.onForcedStop {
-            var last = committed.info
-            last.state = .interrupted
-            last.seconds = Date().timeIntervalSince(started)
-            try? last.write(to: runURL)
-        }
-        writer.checkpoint = { point in
-            hook?.reached(unit: written + 1, point: point.rawValue) { stop.received != nil }
-        }
-        let todo = Set(mine.dropFirst(done.count))
-        let unitAt = Dictionary(uniqueKeysWithValues: plan.units.enumerated().map { ($1.lowerBound, $0) })
-        let utterancesOfMine = mine.reduce(0) { $0 + plan.units[$1].count }
-        let utterancesDone = done.reduce(0) { $0 + $1.count }
-        var missingMedia = 0
-        if !textOnly {
-            let pending = todo.sorted().flatMap { Array(plan.units[$0]) }
-            missingMedia = checkMediaExist(corpus, locator: locator, utterances: pending)
-        }
-        let summary = RunSummary(out: out, corpusUtterances: corpus.utterances.count, shard: shard,
-                                 doneBefore: utterancesDone, textOnly: textOnly, started: started)
-        let meter = ProgressMeter(total: utterancesOfMine, alreadyDone: utterancesDone,
-                                  terminal: isatty(2) == 1, every: progressEvery)
-        do {
-            try annotator.annotate(corpus, locator: locator, readMedia: !textOnly,
-                                   only: { todo.contains(unitAt[$0.lowerBound]!) },
-                                   progress: { meter.update(Double(utterancesDone) + $0) }) { range, records in
-                hook?.reached(unit: written + 1, point: "before") { stop.received != nil }
-                try vectors?.append(records, index: range.enumerated().map { indexRow(rows + $0, $1) })
-                rows += records.count
-                try writer.write(unit: unitAt[range.lowerBound]!, records: records)
-                written += 1
-                info.unitsDone += 1
-                info.counts.add(contentsOf: records.map(\.status))
-                committed.info = info
-                if let signal = stop.received, info.unitsDone < mine.count { throw Stopped(signal: signal) }
-            }
-        } catch let stopped as Stopped {
-            meter.finish()
-            info.state = .interrupted
-            info.seconds = Date().timeIntervalSince(started)
-            try info.write(to: runURL)
-            note(summary.line(state: "stopped by \(StopSignals.name(stopped.signal))", counts: info.counts,
-                              utterances: utterancesOfMine)
-                 + "; the same command continues the run")
-            throw ExitCode(128 + stopped.signal)
-        }
-        meter.finish()
-        info.state = .complete
-        info.seconds = Date().timeIntervalSince(started)
-        try info.write(to: runURL)
-        if missingMedia * 2 > info.counts.total - utterancesDone, missingMedia > 0 {
-            warn("\(missingMedia) utterances had no media file: check --media")
-        }
-        note(summary.line(state: "done", counts: info.counts, utterances: utterancesOfMine))
-        if info.counts.degraded + info.counts.failed > 0 { throw ExitCode(1) }
+        return info
     }
-
-    /// The run's description as of its last committed unit, for the signal handler's thread.
-    final class Committed: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: RunInfo
-        init(_ value: RunInfo) { self.value = value }
-        var info: RunInfo {
-            get { lock.withLock { value } }
-            set { lock.withLock { value = newValue } }
-        }
-    }
-
-    /// Thrown by the sink to end a run stopped by a signal.
-    struct Stopped: Error {
-        var signal: Int32
-    }
-}
-
-/// The line that ends every run: what was annotated, how it went, how long it took and where
-/// the outputs are.
-///
-/// `telme: done: 42 utterances: 40 ok, 2 degraded, 0 failed, 0 skipped; 0:01:23; output in annotations/`,
-/// with `(29 done by an earlier run)` after a resume and `audio and video skipped (--text-only)`.
-/// `skipped` counts the corpus's utterances that this folder does not hold (other shards', or
-/// those not yet done when the run is stopped), so that the four counts add up to the corpus.
-struct RunSummary {
-    var out: String
-    var corpusUtterances: Int
-    var shard: Shard?
-    var doneBefore: Int
-    var textOnly: Bool
-    var started: Date
-
-    func line(state: String, counts: RunCounts, utterances: Int) -> String {
-        var parts = ["\(state): \(counts.total) of \(corpusUtterances) utterances: \(counts.ok) ok, "
-                     + "\(counts.degraded) degraded, \(counts.failed) failed, "
-                     + "\(corpusUtterances - counts.total) skipped"
-                     + (shard.map { " (shard \($0))" } ?? "")]
-        if doneBefore > 0 { parts.append("\(doneBefore) done by an earlier run") }
-        if textOnly { parts.append("audio and video skipped (--text-only)") }
-        parts.append(clock(Date().timeIntervalSince(started)))
-        parts.append("output in \(out)")
-        return parts.joined(separator: "; ")
-    }
-}
-
-/// Seconds as `h:mm:ss`.
-func clock(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?:??:??" }
-    let whole = Int(max(0, seconds).rounded())
-    return String(format: "%d:%02d:%02d", whole / 3600, whole / 60 % 60, whole % 60)
-}
-
-/// Progress on stderr: utterances done of the folder's whole plan (a resumed run starts at what
-/// the earlier runs did), elapsed time and an ETA from this process's rate. On a terminal, one
-/// line redrawn in place at most twice a second; otherwise (a Slurm log, a file) a plain line
-/// every `every` seconds and one at the end, or none when `every` is 0.
-final class ProgressMeter {
-    let total: Int
-    let alreadyDone: Int
-    let terminal: Bool
-    let every: Double
-    let start = Date()
-    var last: Date
-    var latest: Double
-    var drawn = false
-
-    init(total: Int, alreadyDone: Int, terminal: Bool, every: Double) {
-        self.total = total
-        self.alreadyDone = alreadyDone
-        self.terminal = terminal
-        self.every = every
-        latest = Double(alreadyDone)
-        last = start
-    }
-
-    /// `done`: utterances done so far, with the fraction of the one under way.
-    func update(_ done: Double) {
-        latest = done
-        let now = Date()
-        if terminal {
-            guard now.timeIntervalSince(last) >= 0.5 else { return }
-            write("\r" + text(now) + "   ")
-        } else {
-            guard every > 0, now.timeIntervalSince(last) >= every else { return }
-            write("telme: " + text(now) + "\n")
-        }
-        last = now
-    }
-
-    /// `29/42 utterances (69%), elapsed 0:01:05, ETA 0:00:29`.
-    func text(_ now: Date) -> String {
-        let elapsed = now.timeIntervalSince(start)
-        let doneHere = latest - Double(alreadyDone)
-        // This process's rate; unknown before its first step (nothing is left once all is done).
-        let eta = latest >= Double(total) ? clock(0)
-            : doneHere > 0 ? clock((Double(total) - latest) * elapsed / doneHere) : "?:??:??"
-        let percent = total > 0 ? Int((latest / Double(total) * 100).rounded(.down)) : 100
-        return "\(Int(latest.rounded(.down)))/\(total) utterances (\(percent)%), elapsed \(clock(elapsed)), ETA \(eta)"
-    }
-
-    func finish() {
-        if terminal {
-            if drawn || latest > Double(alreadyDone) { write("\r" + text(Date()) + "\n") }
-        } else if every > 0 {
-            write("telme: " + text(Date()) + "\n")
-        }
-    }
-
-    private func write(_ line: String) {
-        drawn = true
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-}
-
-/// A note on stderr (what the run is doing, not a problem).
-func note(_ message: String) {
-    FileHandle.standardError.write(Data("telme: \(Messages.escaped(message))\n".utf8))
-}
-
-/// A warning line on stderr.
-func warn(_ message: String) {
-    FileHandle.standardError.write(Data("telme: warning: \(Messages.escaped(message))\n".utf8))
 }
 
 extension Settings.MissingMedia: ExpressibleByArgument {}
-extension Settings.SpeakerNumbering: ExpressibleByArgument {}
-extension Settings.FusionOrder: ExpressibleByArgument {}
-extension Settings.ChannelOrder: ExpressibleByArgument {}
 extension Settings.BatchSemantics: ExpressibleByArgument {}

@@ -47,12 +47,11 @@ struct System: ParsableCommand {
         commandName: "system",
         abstract: "Show the CPU, the kernels OpenBLAS and oneDNN run on it, and the backend auto picks.")
 
-    @Flag(help: "Print one JSON document.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func run() throws {
         let p = Platform.current
-        if json {
+        if output.json {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

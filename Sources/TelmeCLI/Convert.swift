@@ -29,23 +29,7 @@ struct Convert: AsyncParsableCommand {
     @Option(help: "Stored weight type: f32, f16 or bf16.")
     var dtype: String = "f32"
 
-    @Option(help: "ASF attention heads (default: MELD 3, IEMOCAP 4).")
-    var fusionHeads: Int?
-
-    @Option(help: "ASF beta_shift (default: MELD 0.1, IEMOCAP 0.2).")
-    var betaShift: Double?
-
-    @Option(help: "Speaker numbering: official or dialogue (default: official).")
-    var speakerNumbering: String?
-
-    @Option(help: "Order of the students in ASF: audio-video or video-audio (default: audio-video).")
-    var fusionOrder: String?
-
-    @Option(help: "Frame channel order given to the video student: bgr or rgb (default: bgr).")
-    var channelOrder: String?
-
-    @Option(help: "Audio sample rate in Hz (default: 22050).")
-    var sampleRate: Int?
+    @OptionGroup var settingsOptions: SettingsOptions
 
     func run() async throws {
         let report = try TelmeImporter.convert(input: input, output: output, options: try options())
@@ -57,25 +41,11 @@ struct Convert: AsyncParsableCommand {
         guard let dtype = TensorDType(rawValue: dtype), dtype.isFloat else {
             throw ValidationError("--dtype must be f32, f16 or bf16, not \"\(dtype)\"")
         }
-        if let fusionHeads, fusionHeads < 1 { throw ValidationError("--fusion-heads must be at least 1") }
-        if let betaShift, !betaShift.isFinite { throw ValidationError("--beta-shift must be a finite number") }
-        if let sampleRate, sampleRate < 1 { throw ValidationError("--sample-rate must be positive") }
+        let o = settingsOptions
         return ConversionOptions(
-            dtype: dtype, fusionHeads: fusionHeads, betaShift: betaShift,
-            speakerNumbering: try Self.choice(speakerNumbering, "--speaker-numbering"),
-            fusionOrder: try Self.choice(fusionOrder, "--fusion-order"),
-            channelOrder: try Self.choice(channelOrder, "--channel-order"),
-            sampleRate: sampleRate, converterVersion: TelmeVersion.string, overwrite: overwrite)
-    }
-
-    /// Parses an enum-valued option, listing the valid values when it is not one.
-    private static func choice<T: RawRepresentable & CaseIterable>(_ value: String?, _ option: String) throws -> T?
-    where T.RawValue == String {
-        guard let value else { return nil }
-        guard let parsed = T(rawValue: value) else {
-            throw ValidationError("\(option) must be \(T.allCases.map(\.rawValue).joined(separator: " or ")), not \"\(value)\"")
-        }
-        return parsed
+            dtype: dtype, fusionHeads: o.fusionHeads, betaShift: o.betaShift, speakerNumbering: o.speakerNumbering,
+            fusionOrder: o.fusionOrder, channelOrder: o.channelOrder, sampleRate: o.sampleRate,
+            converterVersion: TelmeVersion.string, overwrite: overwrite)
     }
 
     static func summary(_ report: ConversionReport) -> String {

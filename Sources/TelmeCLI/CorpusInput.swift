@@ -1,11 +1,43 @@
+import ArgumentParser
 import Foundation
 import TelmeCorpus
+
+/// `--layout` of a corpus: a CSV layout, episodes, or found out from the files.
+enum LayoutChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, meld, iemocap, episodes
+}
+
+/// How a corpus is read and where its media are: the same options for `annotate` and `validate`.
+struct CorpusOptions: ParsableArguments {
+    @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
+    var layout: LayoutChoice = .auto
+
+    @Option(help: ArgumentHelp("Media folder: MELD clips dia{D}_utt{U}.mp4, or the root of the CSV's relative paths.",
+                               discussion: "Default: the CSV's Video_Path / Wav_Path, relative to the CSV's folder."))
+    var media: String?
+
+    @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
+    var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
+
+    @Flag(help: "Media files outside the corpus root (--media, or the CSV's folder): annotate reads them (refused otherwise), validate does not report them.")
+    var allowOutsideRoot = false
+
+    func validate() throws {
+        guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
+    }
+
+    /// `corpus` read with these options.
+    func input(_ corpus: String, textOnly: Bool = false) -> CorpusInput {
+        CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap,
+                    allowOutsideRoot: allowOutsideRoot, textOnly: textOnly)
+    }
+}
 
 /// A corpus as `annotate` and `validate` name it: a transcript CSV, an episodes folder or one
 /// episode's transcript, its layout, and where its media are.
 struct CorpusInput {
     var corpus: String
-    var layout: Annotate.LayoutChoice
+    var layout: LayoutChoice
     var media: String? = nil
     var dialogueGap: Double
     /// Media outside the corpus root are read (see `MediaLocator`).

@@ -28,20 +28,15 @@ struct Evaluate: AsyncParsableCommand {
     var gold: String?
 
     @Option(help: "Layout of --gold: auto, meld, iemocap or episodes (auto: a folder or .srt/.vtt/.json is episodes).")
-    var layout: GoldLayout = .auto
+    var layout: LayoutChoice = .auto
 
-    @Flag(help: "Print one JSON object instead of text.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     @Flag(help: "Score gold labels that are not model labels as classes never predicted (refused otherwise).")
     var allowUnknownGold = false
 
     @Flag(help: "Do not write evaluation.json to the folder.")
     var noWrite = false
-
-    enum GoldLayout: String, ExpressibleByArgument, CaseIterable {
-        case auto, meld, iemocap, episodes
-    }
 
     func run() async throws {
         let evaluation: Evaluation
@@ -59,7 +54,7 @@ struct Evaluate: AsyncParsableCommand {
                 layout: layout == .auto ? nil : CorpusLayout(rawValue: layout.rawValue), allowUnknownGold: allowUnknownGold)
         }
         if !noWrite { try evaluation.write(to: directory.appendingPathComponent("evaluation.json")) }
-        let output = json ? try evaluation.json() : Data(evaluation.text().utf8)
-        FileHandle.standardOutput.write(output)
+        let printed = output.json ? try evaluation.json() : Data(evaluation.text().utf8)
+        FileHandle.standardOutput.write(printed)
     }
 }

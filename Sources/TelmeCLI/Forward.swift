@@ -205,68 +205,79 @@ struct ForwardRunner {
 
     /// Every output the inputs allow, in a stable order.
     func run(_ inputs: ForwardInputs, semantics: Settings.BatchSemantics) throws -> [(String, Tensor)] {
-        let inputsPath = inputs.path
         var outputs: [(String, Tensor)] = []
-        var text: (hidden: Tensor, logits: Tensor)?
-        if let ids = inputs.inputIDs, let mask = inputs.attentionMask {
-            do {
-                try teacher.validate(inputIDs: ids, attentionMask: mask)
-            } catch {
-                let dataset = switch error {
-                case .maskShape, .maskValue: "attention_mask"
-                default: "input_ids"
-                }
-                throw ForwardError(file: inputsPath, dataset: dataset, reason: error.description)
-            }
-            let result = Self.chunked(rows: ids.count, size: Self.textChunk) { range in
-                teacher(inputIDs: Array(ids[range]), attentionMask: Array(mask[range]))
-            }
-            outputs += [("text_hidden", result.hidden), ("text_logits", result.logits)]
-            text = result
-        }
-        var audioOut: (hidden: Tensor, logits: Tensor)?
-        if let clips = inputs.audio, let audio {
-            let samples = clips.shape[1]
-            guard samples >= audio.minimumSamples else {
-                throw ForwardError(file: inputsPath, dataset: "audio", reason:
-                    "clips of \(samples) samples are shorter than the \(audio.minimumSamples) the model needs for one frame")
-            }
-            let result: (hidden: Tensor, logits: Tensor)
-            do {
-                result = try Self.chunked(rows: clips.shape[0], size: Self.audioChunk) { range in
-                    try audio(Self.rows(clips, range))
-                }
-            } catch {
-                throw ForwardError(file: inputs.path, dataset: "audio", reason: "\(error)")
-            }
-            outputs += [("audio_hidden", result.hidden), ("audio_logits", result.logits)]
-            audioOut = result
-        }
-        var videoOut: (hidden: Tensor, logits: Tensor)?
-        if let clips = inputs.video, let video {
-            do {
-                try video.validate(clips)
-            } catch {
-                throw ForwardError(file: inputsPath, dataset: "video", reason: "\(error)")
-            }
-            let result = Self.chunked(rows: clips.shape[0], size: Self.videoChunk) { range in
-                video(Self.rows(clips, range))
-            }
-            outputs += [("video_hidden", result.hidden), ("video_logits", result.logits)]
-            videoOut = result
-        }
+        let text = try runTeacher(inputs)
+        let audioOut = try runAudio(inputs)
+        let videoOut = try runVideo(inputs)
+        if let text { outputs += [("text_hidden", text.hidden), ("text_logits", text.logits)] }
+        if let audioOut { outputs += [("audio_hidden", audioOut.hidden), ("audio_logits", audioOut.logits)] }
+        if let videoOut { outputs += [("video_hidden", videoOut.hidden), ("video_logits", videoOut.logits)] }
         if let fusion, let text, let audioOut, let videoOut {
-            let order = file.model.settings.fusionOrder
-            let size = semantics == .officialBatch4 ? Self.officialBatch : max(text.hidden.shape[0], 1)
-            var parts: [Tensor] = []
-            for start in stride(from: 0, to: text.hidden.shape[0], by: size) {
-                let range = start..<min(start + size, text.hidden.shape[0])
-                parts.append(fusion(text: Self.rows(text.hidden, range), audio: Self.rows(audioOut.hidden, range),
-                                    video: Self.rows(videoOut.hidden, range), semantics: semantics, order: order))
-            }
-            outputs.append(("fusion_logits", Self.stack(parts, width: fusion.classes)))
+            outputs.append(("fusion_logits", runFusion(fusion, text: text.hidden, audio: audioOut.hidden,
+                                                       video: videoOut.hidden, semantics: semantics)))
         }
         return outputs
+    }
+
+    /// The teacher on `input_ids` and `attention_mask`, when given.
+    func runTeacher(_ inputs: ForwardInputs) throws -> (hidden: Tensor, logits: Tensor)? {
+        guard let ids = inputs.inputIDs, let mask = inputs.attentionMask else { return nil }
+        do {
+            try teacher.validate(inputIDs: ids, attentionMask: mask)
+        } catch {
+            let dataset = switch error {
+            case .maskShape, .maskValue: "attention_mask"
+            default: "input_ids"
+            }
+            throw ForwardError(file: inputs.path, dataset: dataset, reason: error.description)
+        }
+        return Self.chunked(rows: ids.count, size: Self.textChunk) { range in
+            teacher(inputIDs: Array(ids[range]), attentionMask: Array(mask[range]))
+        }
+    }
+
+    /// The audio student on `audio`, when given and the model has one.
+    func runAudio(_ inputs: ForwardInputs) throws -> (hidden: Tensor, logits: Tensor)? {
+        guard let clips = inputs.audio, let audio else { return nil }
+        let samples = clips.shape[1]
+        guard samples >= audio.minimumSamples else {
+            throw ForwardError(file: inputs.path, dataset: "audio", reason:
+                "clips of \(samples) samples are shorter than the \(audio.minimumSamples) the model needs for one frame")
+        }
+        do {
+            return try Self.chunked(rows: clips.shape[0], size: Self.audioChunk) { range in
+                try audio(Self.rows(clips, range))
+            }
+        } catch {
+            throw ForwardError(file: inputs.path, dataset: "audio", reason: "\(error)")
+        }
+    }
+
+    /// The video student on `video`, when given and the model has one.
+    func runVideo(_ inputs: ForwardInputs) throws -> (hidden: Tensor, logits: Tensor)? {
+        guard let clips = inputs.video, let video else { return nil }
+        do {
+            try video.validate(clips)
+        } catch {
+            throw ForwardError(file: inputs.path, dataset: "video", reason: "\(error)")
+        }
+        return Self.chunked(rows: clips.shape[0], size: Self.videoChunk) { range in
+            video(Self.rows(clips, range))
+        }
+    }
+
+    /// The fusion's logits: every row alone (`independent`) or in the authors' batches of 4.
+    func runFusion(_ fusion: Fusion, text: Tensor, audio: Tensor, video: Tensor,
+                   semantics: Settings.BatchSemantics) -> Tensor {
+        let order = file.model.settings.fusionOrder
+        let size = semantics == .officialBatch4 ? Self.officialBatch : max(text.shape[0], 1)
+        var parts: [Tensor] = []
+        for start in stride(from: 0, to: text.shape[0], by: size) {
+            let range = start..<min(start + size, text.shape[0])
+            parts.append(fusion(text: Self.rows(text, range), audio: Self.rows(audio, range),
+                                video: Self.rows(video, range), semantics: semantics, order: order))
+        }
+        return Self.stack(parts, width: fusion.classes)
     }
 
     /// Rows `range` of a tensor (first dimension).

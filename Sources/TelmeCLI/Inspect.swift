@@ -3,11 +3,12 @@ import Foundation
 import TelmeFormat
 import TelmePipeline
 
-/// `telme inspect`: validates a `.telme` file and prints what it holds.
+/// `telme inspect`: checks a model (a `.telme` file) and prints what it holds; corpora are
+/// checked by `telme validate`.
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Validate a .telme model file and print its description.",
+        abstract: "Check a model: validate a .telme file and print its description (a corpus: telme validate).",
         discussion: """
             Prints the format version, dtype, dataset, labels, every encoder config and setting, \
             the provenance, the tensor and parameter counts and the file size. The whole file is \
@@ -18,8 +19,7 @@ struct Inspect: AsyncParsableCommand {
     @Argument(help: "The .telme model file.", transform: { URL(fileURLWithPath: $0) })
     var model: URL
 
-    @Flag(help: "Print one JSON object instead of text.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     @Flag(help: "Also list the tensor table (name, dtype, shape, offset, byte length, checksum).")
     var tensors = false
@@ -33,6 +33,6 @@ struct Inspect: AsyncParsableCommand {
         // annotate can use.
         _ = try Annotator(model: file, settings: file.model.settings)
         let report = TelmeFileReport(file, includeTensors: tensors)
-        print(json ? try report.json() : try report.text())
+        print(output.json ? try report.json() : try report.text())
     }
 }

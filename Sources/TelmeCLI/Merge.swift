@@ -35,7 +35,7 @@ struct Merge: AsyncParsableCommand {
         let urls = folders.map { URL(fileURLWithPath: $0) }
         guard let first = urls.first else { throw ValidationError("no folders to merge") }
         let info = try RunInfo.read(from: first.appendingPathComponent("run.json"))
-        let layout = Annotate.LayoutChoice(rawValue: info.corpus.layout) ?? .auto
+        let layout = LayoutChoice(rawValue: info.corpus.layout) ?? .auto
         let corpus = try Annotate.readCorpus(CorpusInput(corpus: self.corpus ?? info.corpus.path, layout: layout,
                                                          dialogueGap: info.corpus.dialogueGap,
                                                          allowOutsideRoot: info.corpus.allowOutsideRoot,

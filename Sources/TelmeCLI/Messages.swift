@@ -1,4 +1,11 @@
+import ArgumentParser
 import Foundation
+
+/// `--json`: a command's output as one JSON document instead of text, the same in every command.
+struct JSONOption: ParsableArguments {
+    @Flag(help: "Print one JSON document instead of text.")
+    var json = false
+}
 
 /// What telme prints on stderr comes partly from files (names, transcript text, ids): control
 /// characters in it are shown escaped, so that a file cannot move the cursor, clear the screen,

@@ -4,11 +4,12 @@ import TelmeFormat
 import TelmeModels
 import TelmeCorpus
 
-/// `telme validate`: the problems of a corpus, before a long run.
+/// `telme validate`: the problems of a corpus and its media, before a long run; a model is
+/// checked by `telme inspect`.
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check a corpus and its media before annotating it.",
+        abstract: "Check a corpus and its media before annotating it (a model: telme inspect).",
         discussion: """
             Reads the corpus as annotate does and reports, one line each (file:line: dialogue D \
             utterance U: problem): missing media, containers that cannot be opened or probed, missing \
@@ -28,23 +29,12 @@ struct Validate: AsyncParsableCommand {
     /// The corpus, from the argument or `--corpus`.
     var corpus: String { corpusOption ?? corpusArgument ?? "" }
 
-    @Option(help: "Corpus layout: auto, meld, iemocap or episodes.")
-    var layout: Annotate.LayoutChoice = .auto
-
-    @Option(help: "Media folder, as for annotate.")
-    var media: String?
-
-    @Option(help: "Episodes: a new dialogue starts after a silence longer than this many seconds.")
-    var dialogueGap: Double = EpisodeCorpus.defaultDialogueGap
+    @OptionGroup var corpusOptions: CorpusOptions
 
     @Option(help: "The model to be run (.telme): only the media it reads are checked, with its settings.")
     var model: String?
 
-    @Flag(help: "Do not report media outside the corpus root (annotate --allow-outside-root reads them).")
-    var allowOutsideRoot = false
-
-    @Flag(help: "Print one JSON document instead of lines.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     @Flag(help: "First print the dialogues as annotate reads them: per episode (or CSV) its dialogues, their times and speakers.")
     var preview = false
@@ -53,13 +43,11 @@ struct Validate: AsyncParsableCommand {
         guard (corpusArgument == nil) != (corpusOption == nil) else {
             throw ValidationError("name the corpus once: as the argument or with --corpus")
         }
-        guard dialogueGap.isFinite, dialogueGap >= 0 else { throw ValidationError("--dialogue-gap must be ≥ 0") }
     }
 
     /// The problems of the corpus.
     func report() throws -> ValidationReport {
-        let input = CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap,
-                                allowOutsideRoot: allowOutsideRoot)
+        let input = corpusOptions.input(corpus)
         let read = try input.read()
         var settings: Settings
         var needAudio = true, needVideo = true
@@ -109,7 +97,7 @@ struct Validate: AsyncParsableCommand {
                     members.compactMap(\.endSeconds).max().map { "\(first)-\($0) s" }
                 } ?? "no times"
                 let order = members.map { $0.speaker.isEmpty ? "?" : $0.speaker }.joined(separator: ", ")
-                lines.append("  \(members.first!.dialogue)  \(times)  \(members.count) utterances: \(order)")
+                lines.append("  \(corpus.utterances[range.lowerBound].dialogue)  \(times)  \(members.count) utterances: \(order)")
             }
             start = end
         }
@@ -118,12 +106,15 @@ struct Validate: AsyncParsableCommand {
 
     func run() async throws {
         if preview {
-            let read = try CorpusInput(corpus: corpus, layout: layout, media: media, dialogueGap: dialogueGap).read()
+            // The dialogues as read without --allow-outside-root (its problems come in the report).
+            var input = corpusOptions.input(corpus)
+            input.allowOutsideRoot = false
+            let read = try input.read()
             for line in Self.preview(read.corpus) { print(line) }
             for note in read.notes { print("note: \(note)") }
         }
         let report = try report()
-        if json {
+        if output.json {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -9,16 +9,11 @@ extension TelmeFile {
     @_spi(Fuzzing)
     public static func withChecksumsRecomputed(_ file: Data, header: Data) -> Data? {
         let bytes = [UInt8](file)
-        func integer(_ offset: Int, _ size: Int) -> Int? {
-            guard offset >= 0, offset + size <= bytes.count else { return nil }
-            var value: UInt64 = 0
-            for i in (0..<size).reversed() { value = value << 8 | UInt64(bytes[offset + i]) }
-            return value <= UInt64(Int32.max) ? Int(value) : nil
-        }
-        guard bytes.count >= Layout.preambleSize, header.count <= Layout.maxHeaderLength,
-              let headerLength = integer(Layout.headerLengthOffset, 8),
-              let tableLength = integer(Layout.tableLengthOffset, 8),
-              let dataOffset = integer(Layout.dataOffsetOffset, 8),
+        guard bytes.count >= Layout.preambleSize, header.count <= Layout.maxHeaderLength else { return nil }
+        var preamble = Preamble(reading: bytes)
+        func small(_ value: UInt64) -> Int? { value <= UInt64(Int32.max) ? Int(value) : nil }
+        guard let headerLength = small(preamble.headerLength), let tableLength = small(preamble.tableLength),
+              let dataOffset = small(preamble.dataOffset),
               Layout.preambleSize + headerLength + tableLength <= bytes.count, dataOffset <= bytes.count
         else { return nil }
         let oldTableStart = Layout.preambleSize + headerLength
@@ -48,18 +43,16 @@ extension TelmeFile {
                   let byteLength = Int(exactly: length), byteLength <= data.count - start
             else { return nil }
             let checksum = data.withUnsafeBytes { XXH64.hash(UnsafeRawBufferPointer(rebasing: $0[start..<(start + byteLength)])) }
-            table.storeLittleEndian(UInt64(Int(offset) + shift), at: position)
-            table.storeLittleEndian(checksum, at: position + 16)
+            table.replaceSubrange(position..<(position + 8), with: UInt64(Int(offset) + shift).littleEndianBytes)
+            table.replaceSubrange((position + 16)..<(position + 24), with: checksum.littleEndianBytes)
             position += 24
         }
 
-        var out = Array(bytes[0..<Layout.preambleSize])
-        out.storeLittleEndian(UInt64(header.count), at: Layout.headerLengthOffset)
-        out.storeLittleEndian(UInt64(newDataOffset), at: Layout.dataOffsetOffset)
-        out += header
-        out += table
+        preamble.headerLength = UInt64(header.count)
+        preamble.dataOffset = UInt64(newDataOffset)
+        preamble.headerChecksum = XXH64.hash(Array(header) + table)
+        var out = preamble.bytes + header + table
         out += [UInt8](repeating: 0, count: newDataOffset - tableEnd)
-        out.storeLittleEndian(XXH64.hash(Array(out[Layout.preambleSize..<tableEnd])), at: Layout.headerChecksumOffset)
         out += data
         return Data(out)
     }
@@ -69,8 +62,7 @@ extension TelmeFile {
     public static func headerJSON(of file: Data) -> Data? {
         let bytes = [UInt8](file)
         guard bytes.count >= Layout.preambleSize else { return nil }
-        var length: UInt64 = 0
-        for i in (0..<8).reversed() { length = length << 8 | UInt64(bytes[Layout.headerLengthOffset + i]) }
+        let length = Preamble(reading: bytes).headerLength
         guard length <= UInt64(bytes.count - Layout.preambleSize) else { return nil }
         return Data(bytes[Layout.preambleSize..<(Layout.preambleSize + Int(length))])
     }

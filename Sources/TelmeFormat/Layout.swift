@@ -17,16 +17,6 @@ enum Layout {
     /// Size of a table entry without its name and dimensions.
     static let entryFixedSize = 2 + 1 + 1 + 8 + 8 + 8
 
-    /// Preamble field offsets.
-    static let versionOffset = 8
-    static let flagsOffset = 12
-    static let headerLengthOffset = 16
-    static let tableLengthOffset = 24
-    static let dataOffsetOffset = 32
-    static let dataLengthOffset = 40
-    static let headerChecksumOffset = 48
-    static let reservedOffset = 56
-
     /// Names of the tokenizer blobs (`u8`, rank 1).
     static let vocabTensor = "tokenizer.vocab_json"
     static let mergesTensor = "tokenizer.merges_txt"
@@ -39,18 +29,16 @@ enum Layout {
     }
 }
 
-/// Little-endian integer encoding into a byte array.
+extension FixedWidthInteger {
+    /// The value's bytes, least significant first (the file's byte order).
+    var littleEndianBytes: [UInt8] {
+        (0..<(Self.bitWidth / 8)).map { UInt8(truncatingIfNeeded: self >> (8 * $0)) }
+    }
+}
+
 extension Array where Element == UInt8 {
     mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
-        var v = value.littleEndian
-        Swift.withUnsafeBytes(of: &v) { append(contentsOf: $0) }
-    }
-
-    mutating func storeLittleEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        var v = value.littleEndian
-        Swift.withUnsafeBytes(of: &v) { bytes in
-            for i in 0..<bytes.count { self[offset + i] = bytes[i] }
-        }
+        append(contentsOf: value.littleEndianBytes)
     }
 }
 

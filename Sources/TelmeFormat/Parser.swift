@@ -40,11 +40,37 @@ struct Parser {
         "0x" + String(value, radix: 16, uppercase: false)
     }
 
+    /// Where the parts of the file are, from a checked preamble.
+    struct Sections {
+        /// The header JSON: from the end of the preamble to `tableStart`.
+        var tableStart: Int
+        var tableEnd: Int
+        var dataOffset: Int
+        var dataEnd: Int
+    }
+
     /// Checks everything but the tensor data checksums (see `verifyData`).
     func parse() throws -> Result {
-        let size = bytes.count
+        let preamble = try readPreamble()
+        let sections = try checkSizes(preamble)
+        try checkHeaderChecksum(preamble.headerChecksum, sections)
+        let header = try decodeHeader(sections)
+        let entries = try parseTable(start: sections.tableStart, end: sections.tableEnd, dataOffset: sections.dataOffset)
+        try checkArchitecture(entries, header: header, tableStart: sections.tableStart)
+        try checkOverlaps(entries)
+        try checkPacking(entries, dataOffset: sections.dataOffset, dataEnd: sections.dataEnd)
 
-        // Preamble.
+        func blob(_ name: String) -> Data {
+            guard let entry = entries.first(where: { $0.name == name }) else { return Data() }
+            return Data(bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
+        }
+        let tokenizer = TokenizerFiles(vocabJSON: blob(Layout.vocabTensor), merges: blob(Layout.mergesTensor))
+        return Result(header: header, entries: entries, tokenizer: tokenizer, dataOffset: sections.dataOffset)
+    }
+
+    /// The magic, the file's room for a preamble, and the fields that must hold fixed values.
+    private func readPreamble() throws -> Preamble {
+        let size = bytes.count
         let magicCount = min(size, Layout.magic.count)
         guard bytes[0..<magicCount].elementsEqual(Layout.magic[0..<magicCount]) else {
             throw failure(.badMagic, "not a .telme file: starts with \(Self.hex(bytes[0..<magicCount])), "
@@ -54,47 +80,51 @@ struct Parser {
             throw failure(.truncated, "truncated inside the \(Layout.preambleSize)-byte preamble (the file is \(size) bytes)",
                           "byte \(size)")
         }
-        let version: UInt32 = integer(at: Layout.versionOffset)
-        guard version == Layout.formatVersion else {
-            throw failure(.unsupportedVersion, "format version \(version) is not supported "
-                + "(this reader reads version \(Layout.formatVersion))", "byte \(Layout.versionOffset)")
+        let preamble = Preamble(reading: bytes)
+        guard preamble.version == Layout.formatVersion else {
+            throw failure(.unsupportedVersion, "format version \(preamble.version) is not supported "
+                + "(this reader reads version \(Layout.formatVersion))", "byte \(Preamble.Field.version.offset)")
         }
-        let flags: UInt32 = integer(at: Layout.flagsOffset)
-        guard flags == 0 else {
-            throw failure(.badPreamble, "unknown flags \(Self.hex64(UInt64(flags))) (must be 0)", "byte \(Layout.flagsOffset)")
+        guard preamble.flags == 0 else {
+            throw failure(.badPreamble, "unknown flags \(Self.hex64(UInt64(preamble.flags))) (must be 0)",
+                          "byte \(Preamble.Field.flags.offset)")
         }
-        let reserved: UInt64 = integer(at: Layout.reservedOffset)
-        guard reserved == 0 else {
-            throw failure(.badPreamble, "reserved field is \(Self.hex64(reserved)) (must be 0)", "byte \(Layout.reservedOffset)")
+        guard preamble.reserved == 0 else {
+            throw failure(.badPreamble, "reserved field is \(Self.hex64(preamble.reserved)) (must be 0)",
+                          "byte \(Preamble.Field.reserved.offset)")
         }
-        let headerLength: UInt64 = integer(at: Layout.headerLengthOffset)
+        return preamble
+    }
+
+    /// The lengths and offsets of the preamble against their limits and the file's size; the
+    /// padding before the data.
+    private func checkSizes(_ preamble: Preamble) throws -> Sections {
+        let size = bytes.count
+        let (headerLength, tableLength) = (preamble.headerLength, preamble.tableLength)
         guard headerLength <= Layout.maxHeaderLength else {
             throw failure(.headerTooLarge, "header length \(headerLength) exceeds the limit of \(Layout.maxHeaderLength) bytes",
-                          "byte \(Layout.headerLengthOffset)")
+                          "byte \(Preamble.Field.headerLength.offset)")
         }
-        let tableLength: UInt64 = integer(at: Layout.tableLengthOffset)
         guard tableLength <= Layout.maxTableLength else {
             throw failure(.headerTooLarge, "tensor table length \(tableLength) exceeds the limit of \(Layout.maxTableLength) bytes",
-                          "byte \(Layout.tableLengthOffset)")
+                          "byte \(Preamble.Field.tableLength.offset)")
         }
         guard tableLength >= 4 else {
             throw failure(.badPreamble, "tensor table length \(tableLength) is too short for its tensor count",
-                          "byte \(Layout.tableLengthOffset)")
+                          "byte \(Preamble.Field.tableLength.offset)")
         }
         // Both lengths are bounded, so these sums cannot overflow.
         let tableStart = Layout.preambleSize + Int(headerLength)
         let tableEnd = tableStart + Int(tableLength)
         let expectedDataOffset = (tableEnd + Layout.alignment - 1) / Layout.alignment * Layout.alignment
-        let dataOffsetField: UInt64 = integer(at: Layout.dataOffsetOffset)
-        guard dataOffsetField == UInt64(expectedDataOffset) else {
-            throw failure(.badPreamble, "data offset \(dataOffsetField) is not \(expectedDataOffset) "
-                + "(the end of the tensor table rounded up to \(Layout.alignment))", "byte \(Layout.dataOffsetOffset)")
+        guard preamble.dataOffset == UInt64(expectedDataOffset) else {
+            throw failure(.badPreamble, "data offset \(preamble.dataOffset) is not \(expectedDataOffset) "
+                + "(the end of the tensor table rounded up to \(Layout.alignment))", "byte \(Preamble.Field.dataOffset.offset)")
         }
-        let dataLength: UInt64 = integer(at: Layout.dataLengthOffset)
-        let (dataEnd, dataEndOverflows) = dataOffsetField.addingReportingOverflow(dataLength)
+        let (dataEnd, dataEndOverflows) = preamble.dataOffset.addingReportingOverflow(preamble.dataLength)
         guard !dataEndOverflows else {
-            throw failure(.badPreamble, "data offset \(dataOffsetField) + data length \(dataLength) overflows",
-                          "byte \(Layout.dataLengthOffset)")
+            throw failure(.badPreamble, "data offset \(preamble.dataOffset) + data length \(preamble.dataLength) overflows",
+                          "byte \(Preamble.Field.dataLength.offset)")
         }
         guard size >= tableStart else {
             throw failure(.truncated, "truncated inside the header (the file is \(size) bytes, the header ends at byte \(tableStart))",
@@ -114,20 +144,24 @@ struct Parser {
         for offset in tableEnd..<expectedDataOffset where bytes[offset] != 0 {
             throw failure(.badPreamble, "padding before the data is not zero", "byte \(offset)")
         }
+        return Sections(tableStart: tableStart, tableEnd: tableEnd, dataOffset: expectedDataOffset, dataEnd: Int(dataEnd))
+    }
 
-        // Header checksum covers the JSON and the table.
-        let storedHeaderChecksum: UInt64 = integer(at: Layout.headerChecksumOffset)
-        let computedHeaderChecksum = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<tableEnd]))
-        guard storedHeaderChecksum == computedHeaderChecksum || !verifyHeaderChecksum else {
-            throw failure(.headerChecksum, "header checksum mismatch (stored \(Self.hex64(storedHeaderChecksum)), "
-                + "computed \(Self.hex64(computedHeaderChecksum))): the header or tensor table is corrupted",
-                          "bytes \(Layout.preambleSize)..<\(tableEnd)")
+    /// The header checksum covers the JSON and the table.
+    private func checkHeaderChecksum(_ stored: UInt64, _ sections: Sections) throws {
+        let computed = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<sections.tableEnd]))
+        guard stored == computed || !verifyHeaderChecksum else {
+            throw failure(.headerChecksum, "header checksum mismatch (stored \(Self.hex64(stored)), "
+                + "computed \(Self.hex64(computed))): the header or tensor table is corrupted",
+                          "bytes \(Layout.preambleSize)..<\(sections.tableEnd)")
         }
+    }
 
-        // Header JSON.
+    /// The header JSON, its dtype and its model description.
+    private func decodeHeader(_ sections: Sections) throws -> Header {
         let header: Header
         do {
-            header = try Header.decoder().decode(Header.self, from: Data(bytes[Layout.preambleSize..<tableStart]))
+            header = try Header.decoder().decode(Header.self, from: Data(bytes[Layout.preambleSize..<sections.tableStart]))
         } catch {
             throw failure(.badHeader, "header JSON is invalid: \(Self.summary(of: error))", "byte \(Layout.preambleSize)")
         }
@@ -135,22 +169,10 @@ struct Parser {
             throw failure(.badHeader, "header tensor_dtype is \(header.tensorDtype.rawValue), expected f32, f16 or bf16",
                           "byte \(Layout.preambleSize)")
         }
-        if let problem = ModelValidation.problem(in: header.model) {
+        if let problem = ModelDescriptionCheck.problem(in: header.model) {
             throw failure(.badModel, "invalid model description: \(problem)", "byte \(Layout.preambleSize)")
         }
-
-        // Tensor table.
-        let entries = try parseTable(start: tableStart, end: tableEnd, dataOffset: expectedDataOffset)
-        try checkArchitecture(entries, header: header, tableStart: tableStart)
-        try checkOverlaps(entries)
-        try checkPacking(entries, dataOffset: expectedDataOffset, dataEnd: Int(dataEnd))
-
-        func blob(_ name: String) -> Data {
-            guard let entry = entries.first(where: { $0.name == name }) else { return Data() }
-            return Data(bytes[Int(entry.offset)..<Int(entry.offset + entry.byteLength)])
-        }
-        let tokenizer = TokenizerFiles(vocabJSON: blob(Layout.vocabTensor), merges: blob(Layout.mergesTensor))
-        return Result(header: header, entries: entries, tokenizer: tokenizer, dataOffset: expectedDataOffset)
+        return header
     }
 
     /// A table row and the byte where it starts, for messages.
@@ -164,15 +186,8 @@ struct Parser {
     }
 
     private func parseTable(start: Int, end: Int, dataOffset: Int) throws -> [Entry] {
-        var position = start
-        func need(_ count: Int, _ what: String) throws {
-            guard end - position >= count else {
-                throw failure(.badTable, "\(what) runs past the end of the tensor table (which ends at byte \(end))",
-                              "byte \(position)")
-            }
-        }
-        let count: UInt32 = integer(at: position)
-        position += 4
+        let count: UInt32 = integer(at: start)
+        var position = start + 4
         let smallestEntry = Layout.entryFixedSize + 1
         guard Int(count) <= (end - position) / smallestEntry else {
             throw failure(.badTable, "\(count) tensors cannot fit in a table of \(end - start) bytes", "byte \(start)")
@@ -180,77 +195,93 @@ struct Parser {
         var entries: [Entry] = []
         entries.reserveCapacity(Int(count))
         for index in 0..<Int(count) {
-            let entryStart = position
-            try need(2, "the name length of table entry \(index)")
-            let nameLength = Int(integer(at: position, as: UInt16.self))
-            position += 2
-            guard (1...Layout.maxNameLength).contains(nameLength) else {
-                throw failure(.badTable, "table entry \(index) has a name length of \(nameLength) "
-                    + "(expected 1...\(Layout.maxNameLength))", "byte \(entryStart)")
-            }
-            try need(nameLength, "the name of table entry \(index)")
-            guard let name = String(validating: bytes[position..<(position + nameLength)], as: UTF8.self) else {
-                throw failure(.badTable, "the name of table entry \(index) is not UTF-8", "byte \(position)")
-            }
-            position += nameLength
-            let location = "tensor \(name) (table byte \(entryStart))"
-            try need(2, "table entry \(name)")
-            let code = bytes[position]
-            let rank = Int(bytes[position + 1])
-            guard let dtype = TensorDType(code: code) else {
-                throw failure(.unknownDType, "unknown dtype code \(code) (known: 1 f32, 2 f16, 3 bf16, 4 u8)", location)
-            }
-            guard rank <= Layout.maxRank else {
-                throw failure(.badTable, "rank \(rank) exceeds \(Layout.maxRank)", location)
-            }
-            position += 2
-            try need(8 * rank + 24, "table entry \(name)")
-            var shape: [Int] = []
-            for _ in 0..<rank {
-                let dim: UInt64 = integer(at: position)
-                guard let value = Int(exactly: dim), value <= ModelValidation.maxDimension else {
-                    throw failure(.badTable, "dimension \(dim) is too large", location)
-                }
-                shape.append(value)
-                position += 8
-            }
-            let offset: UInt64 = integer(at: position)
-            let byteLength: UInt64 = integer(at: position + 8)
-            let checksum: UInt64 = integer(at: position + 16)
-            position += 24
-
-            guard let elements = checkedProduct(shape),
-                  case let (expectedLength, overflow) = elements.multipliedReportingOverflow(by: dtype.size), !overflow
-            else {
-                throw failure(.badTable, "shape \(shape) of \(dtype.rawValue) holds more bytes than a file can", location)
-            }
-            guard byteLength == UInt64(expectedLength) else {
-                throw failure(.badTable, "byte length \(byteLength) does not match shape \(shape) of \(dtype.rawValue) "
-                    + "(\(expectedLength) bytes)", location)
-            }
-            guard offset >= UInt64(dataOffset) else {
-                throw failure(.badOffset, "data offset \(offset) lies before the data section (which starts at byte \(dataOffset))",
-                              location)
-            }
-            guard offset % UInt64(Layout.alignment) == 0 else {
-                throw failure(.misaligned, "data offset \(offset) is not a multiple of \(Layout.alignment)", location)
-            }
-            let (tensorEnd, endOverflows) = offset.addingReportingOverflow(byteLength)
-            guard !endOverflows else {
-                throw failure(.badOffset, "data offset \(offset) + byte length \(byteLength) overflows", location)
-            }
-            guard tensorEnd <= UInt64(bytes.count) else {
-                throw failure(.badOffset, "data bytes \(offset)..<\(tensorEnd) extend past the end of the file "
-                    + "(\(bytes.count) bytes)", location)
-            }
-            entries.append(Entry(info: TelmeTensorInfo(name: name, dtype: dtype, shape: shape, offset: offset,
-                                                       byteLength: byteLength, checksum: checksum),
-                                 tableOffset: entryStart))
+            entries.append(try parseEntry(index, at: &position, end: end, dataOffset: dataOffset))
         }
         guard position == end else {
             throw failure(.badTable, "\(end - position) unused bytes after the last table entry", "byte \(position)")
         }
         return entries
+    }
+
+    /// Throws unless `count` bytes from `position` lie inside the table (which ends at `end`).
+    private func need(_ count: Int, _ what: String, at position: Int, end: Int) throws {
+        guard end - position >= count else {
+            throw failure(.badTable, "\(what) runs past the end of the tensor table (which ends at byte \(end))",
+                          "byte \(position)")
+        }
+    }
+
+    /// Table entry `index`, which starts at `position` (moved past it): its name, dtype, shape,
+    /// data offset, byte length and checksum, each read within the table.
+    private func parseEntry(_ index: Int, at position: inout Int, end: Int, dataOffset: Int) throws -> Entry {
+        let entryStart = position
+        try need(2, "the name length of table entry \(index)", at: position, end: end)
+        let nameLength = Int(integer(at: position, as: UInt16.self))
+        position += 2
+        guard (1...Layout.maxNameLength).contains(nameLength) else {
+            throw failure(.badTable, "table entry \(index) has a name length of \(nameLength) "
+                + "(expected 1...\(Layout.maxNameLength))", "byte \(entryStart)")
+        }
+        try need(nameLength, "the name of table entry \(index)", at: position, end: end)
+        guard let name = String(validating: bytes[position..<(position + nameLength)], as: UTF8.self) else {
+            throw failure(.badTable, "the name of table entry \(index) is not UTF-8", "byte \(position)")
+        }
+        position += nameLength
+        let location = "tensor \(name) (table byte \(entryStart))"
+        try need(2, "table entry \(name)", at: position, end: end)
+        let code = bytes[position]
+        let rank = Int(bytes[position + 1])
+        guard let dtype = TensorDType(code: code) else {
+            throw failure(.unknownDType, "unknown dtype code \(code) (known: 1 f32, 2 f16, 3 bf16, 4 u8)", location)
+        }
+        guard rank <= Layout.maxRank else {
+            throw failure(.badTable, "rank \(rank) exceeds \(Layout.maxRank)", location)
+        }
+        position += 2
+        try need(8 * rank + 24, "table entry \(name)", at: position, end: end)
+        var shape: [Int] = []
+        for _ in 0..<rank {
+            let dim: UInt64 = integer(at: position)
+            guard let value = Int(exactly: dim), value <= ModelDescriptionCheck.maxDimension else {
+                throw failure(.badTable, "dimension \(dim) is too large", location)
+            }
+            shape.append(value)
+            position += 8
+        }
+        let info = TelmeTensorInfo(name: name, dtype: dtype, shape: shape, offset: integer(at: position),
+                                   byteLength: integer(at: position + 8), checksum: integer(at: position + 16))
+        position += 24
+        try checkExtent(info, location: location, dataOffset: dataOffset)
+        return Entry(info: info, tableOffset: entryStart)
+    }
+
+    /// A tensor's byte length against its shape, and its bytes inside the data section.
+    private func checkExtent(_ info: TelmeTensorInfo, location: String, dataOffset: Int) throws {
+        let (shape, dtype, offset, byteLength) = (info.shape, info.dtype, info.offset, info.byteLength)
+        guard let elements = checkedProduct(shape),
+              case let (expectedLength, overflow) = elements.multipliedReportingOverflow(by: dtype.size), !overflow
+        else {
+            throw failure(.badTable, "shape \(shape) of \(dtype.rawValue) holds more bytes than a file can", location)
+        }
+        guard byteLength == UInt64(expectedLength) else {
+            throw failure(.badTable, "byte length \(byteLength) does not match shape \(shape) of \(dtype.rawValue) "
+                + "(\(expectedLength) bytes)", location)
+        }
+        guard offset >= UInt64(dataOffset) else {
+            throw failure(.badOffset, "data offset \(offset) lies before the data section (which starts at byte \(dataOffset))",
+                          location)
+        }
+        guard offset % UInt64(Layout.alignment) == 0 else {
+            throw failure(.misaligned, "data offset \(offset) is not a multiple of \(Layout.alignment)", location)
+        }
+        let (tensorEnd, endOverflows) = offset.addingReportingOverflow(byteLength)
+        guard !endOverflows else {
+            throw failure(.badOffset, "data offset \(offset) + byte length \(byteLength) overflows", location)
+        }
+        guard tensorEnd <= UInt64(bytes.count) else {
+            throw failure(.badOffset, "data bytes \(offset)..<\(tensorEnd) extend past the end of the file "
+                + "(\(bytes.count) bytes)", location)
+        }
     }
 
     private func checkArchitecture(_ entries: [Entry], header: Header, tableStart: Int) throws {
@@ -318,7 +349,7 @@ struct Parser {
         }
         guard cursor == dataEnd else {
             throw failure(.badPreamble, "the data section ends at byte \(dataEnd), the last tensor at byte \(cursor)",
-                          "byte \(Layout.dataLengthOffset)")
+                          "byte \(Preamble.Field.dataLength.offset)")
         }
     }
 

@@ -144,7 +144,7 @@ extension JSONValue {
         case .string(let value): value
         case .null: "null"
         case .array(let values): "[" + values.map(\.inline).joined(separator: ", ") + "]"
-        case .object(let fields): "{" + fields.keys.sorted().map { "\($0): \(fields[$0]!.inline)" }.joined(separator: ", ") + "}"
+        case .object(let fields): "{" + fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.inline)" }.joined(separator: ", ") + "}"
         }
     }
 

@@ -70,9 +70,7 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
         dtype = parsed.header.tensorDtype
         formatVersion = Int(Layout.formatVersion)
         fileSize = mapping.bytes.count
-        var checksum: UInt64 = 0
-        for i in (0..<8).reversed() { checksum = checksum << 8 | UInt64(mapping.bytes[Layout.headerChecksumOffset + i]) }
-        fingerprint = String(checksum, radix: 16).leftPadded(to: 16)
+        fingerprint = String(Preamble(reading: mapping.bytes).headerChecksum, radix: 16).leftPadded(to: 16)
         tensorTable = entries
         tokenizerFiles = parsed.tokenizer
 
@@ -145,11 +143,6 @@ public final class TelmeFile: WeightSource, @unchecked Sendable {
         let end = start + view.count * MemoryLayout<Float>.stride
         guard start >= 0, end <= mapping.bytes.count else { return }
         _ = mapping.release(from: start, to: end)
-    }
-
-    /// The table row of `name`, if the file has such a tensor.
-    public func tensorInfo(_ name: String) -> TelmeTensorInfo? {
-        tensorTable.first { $0.name == name }
     }
 
     /// float32 values of little-endian `f32`, `f16` or `bf16` bytes.

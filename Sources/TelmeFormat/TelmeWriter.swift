@@ -42,63 +42,88 @@ public enum TelmeWriter {
     public static func write(to url: URL, model: ModelDescription, provenance: Provenance, tokenizer: TokenizerFiles,
                              dtype: TensorDType, values: (TensorSpec) throws -> [Float]) throws {
         let path = url.path
-        func failure(_ kind: TelmeFormatError.Kind, _ what: String, _ location: String? = nil) -> TelmeFormatError {
-            TelmeFormatError(path: path, kind: kind, what: what, location: location)
+        guard dtype.isFloat else {
+            throw TelmeFormatError(path: path, kind: .write, what: "model tensors cannot be stored as \(dtype.rawValue)")
         }
-        guard dtype.isFloat else { throw failure(.write, "model tensors cannot be stored as \(dtype.rawValue)") }
-        if let problem = ModelValidation.problem(in: model) {
-            throw failure(.badModel, "invalid model description: \(problem)")
+        if let problem = ModelDescriptionCheck.problem(in: model) {
+            throw TelmeFormatError(path: path, kind: .badModel, what: "invalid model description: \(problem)")
         }
-
-        // Layout first: every size is known from the architecture, so the table (whose
-        // checksums are patched in at the end) has its final length already.
         let specs = Architecture.tensorSpecs(for: model)
-        var entries: [TelmeTensorInfo] = []
-        entries.reserveCapacity(specs.count + 2)
-        for spec in specs {
-            guard let count = checkedProduct(spec.shape),
-                  case let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size), !overflow
-            else { throw failure(.badModel, "tensor size overflows", "tensor \(spec.name)") }
-            entries.append(TelmeTensorInfo(name: spec.name, dtype: dtype, shape: spec.shape, offset: 0,
-                                           byteLength: UInt64(bytes), checksum: 0))
-        }
-        entries.append(TelmeTensorInfo(name: Layout.vocabTensor, dtype: .u8, shape: [tokenizer.vocabJSON.count],
-                                       offset: 0, byteLength: UInt64(tokenizer.vocabJSON.count), checksum: 0))
-        entries.append(TelmeTensorInfo(name: Layout.mergesTensor, dtype: .u8, shape: [tokenizer.merges.count],
-                                       offset: 0, byteLength: UInt64(tokenizer.merges.count), checksum: 0))
-
-        let header = Header(model: model, provenance: provenance, tensorDtype: dtype)
         let headerJSON: [UInt8]
         do {
-            headerJSON = Array(try Header.encoder().encode(header))
+            headerJSON = Array(try Header.encoder().encode(Header(model: model, provenance: provenance, tensorDtype: dtype)))
         } catch {
-            throw failure(.write, "cannot encode the header: \(error)")
+            throw TelmeFormatError(path: path, kind: .write, what: "cannot encode the header: \(error)")
         }
-        let tableLength = encodeTable(entries).count
-        guard var cursor = Layout.aligned(UInt64(Layout.preambleSize + headerJSON.count + tableLength)) else {
-            throw failure(.write, "header too large")
-        }
-        let dataOffset = cursor
-        for i in entries.indices {
-            entries[i].offset = cursor
-            guard let next = Layout.aligned(cursor &+ entries[i].byteLength), next >= cursor else {
-                throw failure(.write, "file size overflows", "tensor \(entries[i].name)")
-            }
-            cursor = next
-        }
-        // The file ends right after the last tensor: no trailing padding.
-        let fileEnd = entries.last.map { $0.offset + $0.byteLength } ?? dataOffset
-
+        var file = try FilePlan(path: path, specs: specs, tokenizer: tokenizer, dtype: dtype,
+                                headerLength: headerJSON.count)
         let output = try TemporaryOutput(destination: url)
         do {
+            try file.writeData(specs: specs, tokenizer: tokenizer, values: values, to: output)
+            try file.head(headerJSON: headerJSON).withUnsafeBytes { try output.write($0, at: 0) }
+            try output.finish(size: file.fileEnd)
+        } catch {
+            output.abandon()
+            throw error
+        }
+    }
+
+    /// Where everything goes in the file, known before any tensor is written: every size comes
+    /// from the architecture, so the table (whose checksums are filled in as the tensors are
+    /// written) has its final length already.
+    struct FilePlan {
+        let path: String
+        let dtype: TensorDType
+        /// The model tensors, then the two tokenizer blobs.
+        var entries: [TelmeTensorInfo]
+        let dataOffset: UInt64
+        /// The file ends right after the last tensor: no trailing padding.
+        let fileEnd: UInt64
+
+        init(path: String, specs: [TensorSpec], tokenizer: TokenizerFiles, dtype: TensorDType, headerLength: Int) throws {
+            self.path = path
+            self.dtype = dtype
+            var entries: [TelmeTensorInfo] = []
+            entries.reserveCapacity(specs.count + 2)
+            for spec in specs {
+                guard let count = checkedProduct(spec.shape),
+                      case let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size), !overflow
+                else { throw TelmeFormatError(path: path, kind: .badModel, what: "tensor size overflows", location: "tensor \(spec.name)") }
+                entries.append(TelmeTensorInfo(name: spec.name, dtype: dtype, shape: spec.shape, offset: 0,
+                                               byteLength: UInt64(bytes), checksum: 0))
+            }
+            for (name, blob) in [(Layout.vocabTensor, tokenizer.vocabJSON), (Layout.mergesTensor, tokenizer.merges)] {
+                entries.append(TelmeTensorInfo(name: name, dtype: .u8, shape: [blob.count], offset: 0,
+                                               byteLength: UInt64(blob.count), checksum: 0))
+            }
+            let tableLength = TelmeWriter.encodeTable(entries).count
+            guard var cursor = Layout.aligned(UInt64(Layout.preambleSize + headerLength + tableLength)) else {
+                throw TelmeFormatError(path: path, kind: .write, what: "header too large")
+            }
+            dataOffset = cursor
+            for i in entries.indices {
+                entries[i].offset = cursor
+                guard let next = Layout.aligned(cursor &+ entries[i].byteLength), next >= cursor else {
+                    throw TelmeFormatError(path: path, kind: .write, what: "file size overflows", location: "tensor \(entries[i].name)")
+                }
+                cursor = next
+            }
+            fileEnd = entries.last.map { $0.offset + $0.byteLength } ?? dataOffset
+            self.entries = entries
+        }
+
+        /// Writes every tensor at its offset (the model's as `dtype`, one at a time, then the
+        /// tokenizer blobs) and records its checksum.
+        mutating func writeData(specs: [TensorSpec], tokenizer: TokenizerFiles, values: (TensorSpec) throws -> [Float],
+                                to output: TemporaryOutput) throws {
             for (index, spec) in specs.enumerated() {
                 let floats = try values(spec)
                 let expected = entries[index].elementCount
                 guard floats.count == expected else {
-                    throw failure(.write, "the importer gave \(floats.count) values for shape \(spec.shape), "
-                        + "expected \(expected)", "tensor \(spec.name)")
+                    throw TelmeFormatError(path: path, kind: .write, what: "the importer gave \(floats.count) values for "
+                        + "shape \(spec.shape), expected \(expected)", location: "tensor \(spec.name)")
                 }
-                let bytes = encode(floats, as: dtype)
+                let bytes = TelmeWriter.encode(floats, as: dtype)
                 entries[index].checksum = bytes.withUnsafeBytes { XXH64.hash($0) }
                 try bytes.withUnsafeBytes { try output.write($0, at: entries[index].offset) }
             }
@@ -106,28 +131,18 @@ public enum TelmeWriter {
                 entries[index].checksum = XXH64.hash(blob)
                 try blob.withUnsafeBytes { try output.write($0, at: entries[index].offset) }
             }
+        }
 
-            let table = encodeTable(entries)
-            var head = [UInt8]()
-            head.reserveCapacity(Int(dataOffset))
-            head += Layout.magic
-            head.appendLittleEndian(Layout.formatVersion)
-            head.appendLittleEndian(UInt32(0))
-            head.appendLittleEndian(UInt64(headerJSON.count))
-            head.appendLittleEndian(UInt64(table.count))
-            head.appendLittleEndian(dataOffset)
-            head.appendLittleEndian(fileEnd - dataOffset)
-            let checksum = (headerJSON + table).withUnsafeBytes { XXH64.hash($0) }
-            head.appendLittleEndian(checksum)
-            head.appendLittleEndian(UInt64(0))
-            head += headerJSON
-            head += table
+        /// The bytes before the data: the preamble, the header JSON, the table (with the
+        /// checksums of the written tensors) and zero padding up to `dataOffset`.
+        func head(headerJSON: [UInt8]) -> [UInt8] {
+            let table = TelmeWriter.encodeTable(entries)
+            let preamble = Preamble(headerLength: UInt64(headerJSON.count), tableLength: UInt64(table.count),
+                                    dataOffset: dataOffset, dataLength: fileEnd - dataOffset,
+                                    headerChecksum: (headerJSON + table).withUnsafeBytes { XXH64.hash($0) })
+            var head = preamble.bytes + headerJSON + table
             head += [UInt8](repeating: 0, count: Int(dataOffset) - head.count)
-            try head.withUnsafeBytes { try output.write($0, at: 0) }
-            try output.finish(size: fileEnd)
-        } catch {
-            output.abandon()
-            throw error
+            return head
         }
     }
 
@@ -189,7 +204,7 @@ func checkedProduct(_ shape: [Int]) -> Int? {
 }
 
 /// A file created next to its destination and renamed onto it only when complete.
-private final class TemporaryOutput {
+final class TemporaryOutput {
     let destination: URL
     let temporaryPath: String
     private var descriptor: Int32

@@ -20,7 +20,4 @@ public enum ExportLayout {
 
     /// The `.telme` tensor-name prefix of a component (`teacher` -> `teacher.`).
     public static func prefix(of component: String) -> String { component + "." }
-
-    /// Number of speaker tokens the authors add to RoBERTa's tokenizer (`<s1>` ... `<s9>`).
-    public static let speakerTokenCount = 9
 }

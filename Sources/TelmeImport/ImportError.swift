@@ -59,62 +59,54 @@ struct HFConfig {
         fields[key]
     }
 
-    func int(_ key: String, default fallback: Int? = nil) throws -> Int {
-        switch value(key) {
-        case nil:
+    /// The field `key` as `convert` reads it, or `fallback` when the field is absent; refused
+    /// when it is missing without a fallback, or of a kind `convert` does not take (nil),
+    /// described as `expected`.
+    private func field<T>(_ key: String, _ fallback: T?, expected: String, _ convert: (JSONValue) -> T?) throws -> T {
+        guard let value = value(key) else {
             guard let fallback else { throw fail(key, "is missing") }
             return fallback
-        case .int(let v): return v
-        case .double(let v) where v.rounded() == v && abs(v) < 1e15: return Int(v)
-        case let other?: throw fail(key, "is \(other.summary), expected an integer")
+        }
+        guard let converted = convert(value) else { throw fail(key, "is \(value.summary), expected \(expected)") }
+        return converted
+    }
+
+    /// A JSON integer, or a float with an integral value.
+    private static func integer(_ value: JSONValue) -> Int? {
+        switch value {
+        case .int(let v): v
+        case .double(let v) where v.rounded() == v && abs(v) < 1e15: Int(v)
+        default: nil
         }
     }
 
+    func int(_ key: String, default fallback: Int? = nil) throws -> Int {
+        try field(key, fallback, expected: "an integer", Self.integer)
+    }
+
     func double(_ key: String, default fallback: Double? = nil) throws -> Double {
-        switch value(key) {
-        case nil:
-            guard let fallback else { throw fail(key, "is missing") }
-            return fallback
-        case .int(let v): return Double(v)
-        case .double(let v): return v
-        case let other?: throw fail(key, "is \(other.summary), expected a number")
+        try field(key, fallback, expected: "a number") { value in
+            switch value {
+            case .int(let v): Double(v)
+            case .double(let v): v
+            default: nil
+            }
         }
     }
 
     func bool(_ key: String, default fallback: Bool? = nil) throws -> Bool {
-        switch value(key) {
-        case nil:
-            guard let fallback else { throw fail(key, "is missing") }
-            return fallback
-        case .bool(let v): return v
-        case let other?: throw fail(key, "is \(other.summary), expected true or false")
-        }
+        try field(key, fallback, expected: "true or false") { if case .bool(let v) = $0 { v } else { nil } }
     }
 
     func string(_ key: String, default fallback: String? = nil) throws -> String {
-        switch value(key) {
-        case nil:
-            guard let fallback else { throw fail(key, "is missing") }
-            return fallback
-        case .string(let v): return v
-        case let other?: throw fail(key, "is \(other.summary), expected a string")
-        }
+        try field(key, fallback, expected: "a string") { if case .string(let v) = $0 { v } else { nil } }
     }
 
     func ints(_ key: String, default fallback: [Int]? = nil) throws -> [Int] {
-        switch value(key) {
-        case nil:
-            guard let fallback else { throw fail(key, "is missing") }
-            return fallback
-        case .array(let values):
-            return try values.map { element in
-                switch element {
-                case .int(let v): return v
-                case .double(let v) where v.rounded() == v && abs(v) < 1e15: return Int(v)
-                default: throw fail(key, "is \(JSONValue.array(values).summary), expected a list of integers")
-                }
-            }
-        case let other?: throw fail(key, "is \(other.summary), expected a list of integers")
+        try field(key, fallback, expected: "a list of integers") { value in
+            guard case .array(let values) = value else { return nil }
+            let ints = values.compactMap(Self.integer)
+            return ints.count == values.count ? ints : nil
         }
     }
 

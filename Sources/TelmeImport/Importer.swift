@@ -173,7 +173,7 @@ public enum TelmeImporter {
         if let value = options.channelOrder { model.settings.channelOrder = value }
         if let value = options.sampleRate { model.settings.sampleRate = value }
         try checkPositions(model, file: reader.file)
-        if let problem = ModelValidation.problem(in: model) {
+        if let problem = ModelDescriptionCheck.problem(in: model) {
             throw ImportError(file: reader.file, "the model it describes is invalid: \(problem)")
         }
 

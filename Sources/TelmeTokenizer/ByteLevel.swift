@@ -23,13 +23,6 @@ enum ByteLevel {
         return table
     }()
 
-    /// The byte a character of the byte alphabet stands for, or nil for any other character.
-    static let byteOfScalar: [UInt32: UInt8] = {
-        var map: [UInt32: UInt8] = [:]
-        for (byte, scalar) in scalars.enumerated() { map[scalar.value] = UInt8(byte) }
-        return map
-    }()
-
     /// The spelling of `bytes` in the byte alphabet (how vocab.json writes a token).
     static func spell<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var text = String.UnicodeScalarView()

@@ -29,12 +29,6 @@ public struct RobertaTokenizer: Sendable {
         public var lstrip: Bool
         /// Strip whitespace from the start of the text after the token.
         public var rstrip: Bool
-
-        public init(content: String, lstrip: Bool, rstrip: Bool) {
-            self.content = content
-            self.lstrip = lstrip
-            self.rstrip = rstrip
-        }
     }
 
     /// The nine speaker tokens TelME adds (ids 50265...50273 with the roberta-large vocabulary).
@@ -178,23 +172,7 @@ private final class Tables: Sendable {
     let unkID: Int
 
     init(vocabJSON: Data, merges: Data, additional: [String], vocabName: String, mergesName: String) throws(TokenizerError) {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: vocabJSON)
-        } catch {
-            throw .invalidFile(vocabName, "not valid JSON (\((error as NSError).localizedDescription))")
-        }
-        guard let entries = object as? [String: Any] else {
-            throw .invalidFile(vocabName, "expected a JSON object of token -> integer id")
-        }
-        var vocab: [[UInt8]: Int] = [:]
-        vocab.reserveCapacity(entries.count)
-        for (token, value) in entries {
-            guard let id = value as? Int, id >= 0 else {
-                throw .invalidFile(vocabName, "the id of \(token.debugDescription) is not a non-negative integer")
-            }
-            vocab[Array(token.utf8)] = id
-        }
+        let vocab = try Self.vocabulary(vocabJSON, name: vocabName)
         guard let unk = vocab[Array("<unk>".utf8)] else {
             throw .invalidFile(vocabName, "has no <unk> token (every RoBERTa vocabulary has one)")
         }
@@ -204,23 +182,9 @@ private final class Tables: Sendable {
         bpe = try BPEModel(merges: merges, file: mergesName)
         symbolIDs = bpe.symbolSpellings.map { vocab[$0] ?? unk }
 
-        // RobertaTokenizer's own special tokens (AddedToken objects), then the additional ones
-        // (plain strings, which transformers strips on both sides).
-        var tokens: [RobertaTokenizer.AddedToken] = [
-            .init(content: "<s>", lstrip: false, rstrip: false),
-            .init(content: "</s>", lstrip: false, rstrip: false),
-            .init(content: "<unk>", lstrip: false, rstrip: false),
-            .init(content: "<pad>", lstrip: false, rstrip: false),
-            .init(content: "<mask>", lstrip: true, rstrip: false),
-        ]
-        for content in additional where !content.isEmpty {
-            if !tokens.contains(where: { $0.content.utf8.elementsEqual(content.utf8) }) {
-                tokens.append(.init(content: content, lstrip: true, rstrip: true))
-            }
-        }
         var encoder: [[UInt8]: Int] = [:]
         var added: [Added] = []
-        for token in tokens {
+        for token in Self.specialTokens(additional: additional) {
             let bytes = Array(token.content.utf8)
             let id: Int
             if let known = vocab[bytes] {
@@ -237,6 +201,46 @@ private final class Tables: Sendable {
         var starts = [Bool](repeating: false, count: 256)
         for token in added { starts[Int(token.bytes[0])] = true }
         startsAdded = starts
+    }
+
+    /// `vocab.json`: token (UTF-8 bytes) -> id.
+    static func vocabulary(_ json: Data, name: String) throws(TokenizerError) -> [[UInt8]: Int] {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: json)
+        } catch {
+            throw .invalidFile(name, "not valid JSON (\((error as NSError).localizedDescription))")
+        }
+        guard let entries = object as? [String: Any] else {
+            throw .invalidFile(name, "expected a JSON object of token -> integer id")
+        }
+        var vocab: [[UInt8]: Int] = [:]
+        vocab.reserveCapacity(entries.count)
+        for (token, value) in entries {
+            guard let id = value as? Int, id >= 0 else {
+                throw .invalidFile(name, "the id of \(token.debugDescription) is not a non-negative integer")
+            }
+            vocab[Array(token.utf8)] = id
+        }
+        return vocab
+    }
+
+    /// RobertaTokenizer's own special tokens (AddedToken objects), then the `additional` ones
+    /// not among them (plain strings, which transformers strips on both sides).
+    static func specialTokens(additional: [String]) -> [RobertaTokenizer.AddedToken] {
+        var tokens: [RobertaTokenizer.AddedToken] = [
+            .init(content: "<s>", lstrip: false, rstrip: false),
+            .init(content: "</s>", lstrip: false, rstrip: false),
+            .init(content: "<unk>", lstrip: false, rstrip: false),
+            .init(content: "<pad>", lstrip: false, rstrip: false),
+            .init(content: "<mask>", lstrip: true, rstrip: false),
+        ]
+        for content in additional where !content.isEmpty {
+            if !tokens.contains(where: { $0.content.utf8.elementsEqual(content.utf8) }) {
+                tokens.append(.init(content: content, lstrip: true, rstrip: true))
+            }
+        }
+        return tokens
     }
 
     func specialID(_ content: String) -> Int {

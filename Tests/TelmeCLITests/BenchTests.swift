@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import TelmeBench
 @testable import TelmeCLI
 import TelmeModels
 import TelmeTestSupport
