@@ -8,7 +8,7 @@ import TelmePipeline
 
 /// `telme annotate` end to end on the IEMOCAP and episodes layouts: the tiny full models
 /// (Tests/TelmeModelsTests/Fixtures/tiny-{iemocap,meld}) over real media made by
-/// Scripts/make_cli_layout_fixtures.sh (espeak-ng speech, ffmpeg containers).
+/// Tools/fixtures/cli_layouts.sh (espeak-ng speech, ffmpeg containers).
 @Suite struct AnnotateLayoutsTests {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     static let iemocap = fixtures.appendingPathComponent("iemocap")

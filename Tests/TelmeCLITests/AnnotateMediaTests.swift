@@ -6,7 +6,7 @@ import TelmeImport
 
 /// `telme annotate` with media: a tiny full model (Tests/TelmeModelsTests/Fixtures/tiny-meld)
 /// over real clips that are fine, short, silent, missing, truncated, empty or over 30 s
-/// (Scripts/make_cli_media_fixtures.sh).
+/// (Tools/fixtures/cli_media.sh).
 @Suite struct AnnotateMediaTests {
     static let media = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/media")
     static let corpus = media.appendingPathComponent("corpus.csv").path

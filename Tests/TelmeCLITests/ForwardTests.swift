@@ -5,7 +5,7 @@ import TelmeHDF5
 
 /// `telme forward` run in-process on the tiny models of Tests/TelmeModelsTests/Fixtures:
 /// `model.h5` -> `telme convert` -> `telme forward` on `forward_cases.h5` (inputs and the
-/// PyTorch answers of the whole model, Scripts/telme_fixtures/fx_text.py).
+/// PyTorch answers of the whole model, Tools/fixtures/models/text.py).
 @Suite struct ForwardTests {
     /// Measured max abs error over every output of both models and both semantics (OpenBLAS,
     /// x86-64): 5.5e-6 on audio_hidden, 3.1e-6 on audio_logits, at most 7.2e-7 on the text,

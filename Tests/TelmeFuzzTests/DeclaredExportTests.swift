@@ -6,7 +6,7 @@ import TelmeImport
 
 /// The export fuzz target is only as good as its decoded structure is faithful: on the importer
 /// fixtures, `makePlan` must give the same model (or the same refusal, word for word) from the
-/// real HDF5 file as from its declared form written by Scripts/make_fuzz_seeds.py.
+/// real HDF5 file as from its declared form written by Tools/fixtures/fuzz_seeds.py.
 @Suite struct DeclaredExportTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../TelmeImportTests/Fixtures").standardized

@@ -10,7 +10,7 @@ import TelmeModels
     static let exports = ["meld-teacher", "meld-teacher-audio", "meld-all",
                           "iemocap-teacher", "iemocap-teacher-audio", "iemocap-all"]
 
-    /// The configs `Scripts/make_import_fixtures.py` builds (`micro_configs`).
+    /// The configs `Tools/fixtures/exports.py` builds (`micro_configs`).
     static let text = RobertaConfig(vocabSize: 288, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2,
                                     intermediateSize: 12, maxPositionEmbeddings: 514, typeVocabSize: 1,
                                     layerNormEps: 1e-5, padTokenId: 1, hiddenAct: "gelu")
@@ -138,19 +138,22 @@ import TelmeModels
         #expect(model.model.settings == settings)
     }
 
-    @Test func refusesFusionHeadsThatDoNotDivideTheWidth() throws {
+    /// Converts the fixture `name` with `options` in a temporary folder: its URL and the
+    /// conversion's error message (nil when it converts).
+    func refusal(_ name: String, options: (inout ConversionOptions) -> Void) throws -> (input: URL, message: String?) {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("export/meld-all.h5")
-        let message = errorMessage { _ = try convert(input, in: directory) { $0.fusionHeads = 5 } }
+        let input = try Fixture.url(name)
+        return (input, errorMessage { _ = try convert(input, in: directory, options: options) })
+    }
+
+    @Test func refusesFusionHeadsThatDoNotDivideTheWidth() throws {
+        let (input, message) = try refusal("export/meld-all.h5") { $0.fusionHeads = 5 }
         #expect(message == "\(input.path): the model it describes is invalid: fusion.num_heads 5 does not divide the width 36")
     }
 
     @Test func refusesFusionOptionsWithoutAFusion() throws {
-        let directory = try Fixture.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("export/meld-teacher.h5")
-        let message = errorMessage { _ = try convert(input, in: directory) { $0.betaShift = 0.3 } }
+        let (input, message) = try refusal("export/meld-teacher.h5") { $0.betaShift = 0.3 }
         #expect(message == "\(input.path): --fusion-heads and --beta-shift need a fusion, and the file has no /fusion")
     }
 

@@ -4,7 +4,7 @@ import TelmeFormat
 @testable import TelmeImport
 
 /// Issue 13: what `convert` reads and what it replaces. Real files: HDF5 exports whose weights
-/// are stored outside the file (written by h5py, Scripts/make_external_storage_fixtures.py),
+/// are stored outside the file (written by h5py, Tools/fixtures/external_storage.py),
 /// FIFOs made with mkfifo, symbolic links.
 @Suite struct ExternalStorageTests {
     /// Runs `body` on another thread and fails the test if it has not returned within

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Files under Tests/TelmeImportTests/Fixtures (made by Scripts/make_import_fixtures.py).
+/// Files under Tests/TelmeImportTests/Fixtures (made by Tools/fixtures/exports.py).
 enum Fixture {
     static func url(_ relativePath: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
         let base = try #require(Bundle.module.resourceURL, sourceLocation: sourceLocation)

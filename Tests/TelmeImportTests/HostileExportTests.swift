@@ -5,7 +5,7 @@ import TelmeHDF5
 import TelmeModels
 @testable import TelmeImport
 
-/// Broken exports (written by h5py in Scripts/make_import_fixtures.py): each gives its own
+/// Broken exports (written by h5py in Tools/fixtures/exports.py): each gives its own
 /// one-line error naming the file and the place.
 @Suite struct HostileExportTests {
     /// Fixture, stored type, and the message after `<path>: `.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TelmeModels
 import TelmeTensor
+import TelmeTestSupport
 
 /// Audio student behaviour that needs no PyTorch reference: the receptive field, short and
 /// malformed inputs, the first-frame shortcut, batch independence, weight and config checks.
@@ -26,21 +27,9 @@ import TelmeTensor
                                 settings: .defaults(dataset: "meld"))
     }
 
-    /// A fixed-seed generator (SplitMix64) so the weights are the same on every run.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Every tensor the architecture lists for `model`, random (LayerNorm weights near 1).
     static func randomWeights(_ model: ModelDescription) -> ArrayWeights {
-        var generator = Generator(state: 3)
+        var generator = SplitMix64(seed: 3)
         let weights = ArrayWeights()
         for spec in Architecture.tensorSpecs(for: model) {
             let centre: Float = spec.name.hasSuffix("norm.weight") ? 1 : 0

@@ -1,6 +1,7 @@
 import Testing
 import TelmeModels
 import TelmeTensor
+import TelmeTestSupport
 
 /// RoBERTa / teacher behaviour that needs no PyTorch reference: position ids, the
 /// last-position shortcut, padding invariance, input validation, weight checks.
@@ -121,18 +122,5 @@ import TelmeTensor
         model = Self.model
         model.text.encoder.numAttentionHeads = 5
         #expect(throws: TextModelError.self) { try TextTeacher(model: model, weights: Self.randomWeights()) }
-    }
-}
-
-/// A small deterministic generator so random weights are the same on every run.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,19 +1,7 @@
 import Foundation
 import TelmeModels
 import TelmeTensor
-
-/// A small deterministic generator (SplitMix64) for random weights and inputs.
-struct VideoTestRNG: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import TelmeTestSupport
 
 /// Small models and weights for the video and fusion tests that need no PyTorch reference.
 enum VideoTestModels {
@@ -39,7 +27,7 @@ enum VideoTestModels {
 
     /// Every tensor of `model` from a fixed-seed generator; LayerNorm weights near 1.
     static func randomWeights(_ model: ModelDescription, seed: UInt64 = 5) -> ArrayWeights {
-        var generator = VideoTestRNG(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let weights = ArrayWeights()
         for spec in Architecture.tensorSpecs(for: model) {
             let count = spec.shape.reduce(1, *)
@@ -52,7 +40,7 @@ enum VideoTestModels {
     }
 
     static func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
-        var generator = VideoTestRNG(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let count = shape.reduce(1, *)
         return Tensor(shape: shape, data: (0..<count).map { _ in scale * Float.random(in: -1...1, using: &generator) })
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TelmeTokenizer
+import TelmeTestSupport
 
 /// The input ids built from a turn's most recent turns (`inputIDs(turn:of:context:)`) against
 /// the definition: the whole prompt tokenised, its last `maxTextTokens` ids kept. Small windows
@@ -14,20 +15,8 @@ import Testing
         "Okay. Okay. Okay. Okay. Okay. Okay.", "end with space ", "<s1><s2>", ">", "<", "Ġ", "\u{2028}", "-- --",
     ]
 
-    /// A seeded generator (SplitMix64), so a failure replays.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func dialogues(seed: UInt64, speakers: Int) -> [DialogueTurn] {
-        var random = Seeded(state: seed)
+        var random = SplitMix64(seed: seed)
         var turns: [DialogueTurn] = []
         for d in 0..<4 {
             for _ in 0..<Int.random(in: 1...120, using: &random) {
