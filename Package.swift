@@ -52,22 +52,22 @@ let package = Package(
                                                 "TelmeModels"]),
         .target(name: "TelmeFuzzEntry", dependencies: ["TelmeFuzz"]),
 
-        // What several test targets share: the seeded generator, sklearn's expected scores.
-        .target(name: "TelmeTestSupport", path: "Tests/TelmeTestSupport"),
+        // What several test targets share: the seeded generator, sklearn's expected scores, the tiny
+        // models and exports (Fixtures).
+        .target(name: "TelmeTestSupport", path: "Tests/TelmeTestSupport", resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),
         .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer", "TelmeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels", "TelmeTensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels"],
+        .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeModelsTests",
-                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"],
-                    resources: [.copy("Fixtures")]),
+                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"]),
         .testTarget(name: "TelmePipelineTests", dependencies: ["TelmePipeline", "TelmeTokenizer", "TelmeModels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeCLITests",
                     dependencies: ["TelmeCLI", "TelmePipeline", "TelmeFormat", "TelmeHDF5", "TelmeImport", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TelmeFuzzTests", dependencies: ["TelmeFuzz", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"], resources: [.copy("Fixtures")]),
     ]
 )

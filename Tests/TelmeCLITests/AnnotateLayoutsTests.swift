@@ -5,9 +5,10 @@ import TelmeCLI
 import TelmeFormat
 import TelmeImport
 import TelmePipeline
+import TelmeTestSupport
 
 /// `telme annotate` end to end on the IEMOCAP and episodes layouts: the tiny full models
-/// (Tests/TelmeModelsTests/Fixtures/tiny-{iemocap,meld}) over real media made by
+/// (`SharedFixtures`' tiny-iemocap and tiny-meld) over real media made by
 /// Tools/fixtures/cli_layouts.sh (espeak-ng speech, ffmpeg containers).
 @Suite struct AnnotateLayoutsTests {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
@@ -20,8 +21,7 @@ import TelmePipeline
 
     /// A tiny model.h5 converted by the real converter.
     static func convert(_ name: String) -> URL {
-        let h5 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("TelmeModelsTests/Fixtures/\(name)/model.h5")
+        let h5 = try! SharedFixtures.url("\(name)/model.h5")
         let out = try! AnnotateTests.temporaryDirectory().appendingPathComponent("\(name).telme")
         _ = try! TelmeImporter.convert(input: h5, output: out, options: ConversionOptions(converterVersion: "test"))
         return out

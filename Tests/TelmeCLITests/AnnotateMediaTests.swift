@@ -3,8 +3,9 @@ import Foundation
 import Testing
 import TelmeCLI
 import TelmeImport
+import TelmeTestSupport
 
-/// `telme annotate` with media: a tiny full model (Tests/TelmeModelsTests/Fixtures/tiny-meld)
+/// `telme annotate` with media: a tiny full model (`SharedFixtures`' tiny-meld)
 /// over real clips that are fine, short, silent, missing, truncated, empty or over 30 s
 /// (Tools/fixtures/cli_media.sh).
 @Suite struct AnnotateMediaTests {
@@ -13,8 +14,7 @@ import TelmeImport
     static let clips = media.appendingPathComponent("clips").path
 
     static let model: URL = {
-        let h5 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("TelmeModelsTests/Fixtures/tiny-meld/model.h5")
+        let h5 = try! SharedFixtures.url("tiny-meld/model.h5")
         let out = try! AnnotateTests.temporaryDirectory().appendingPathComponent("tiny-meld.telme")
         _ = try! TelmeImporter.convert(input: h5, output: out, options: ConversionOptions(converterVersion: "test"))
         return out

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import TelmeCLI
 import TelmeHDF5
+import TelmeTestSupport
 
-/// `telme forward` run in-process on the tiny models of Tests/TelmeModelsTests/Fixtures:
+/// `telme forward` run in-process on the tiny models of `SharedFixtures`:
 /// `model.h5` -> `telme convert` -> `telme forward` on `forward_cases.h5` (inputs and the
 /// PyTorch answers of the whole model, Tools/fixtures/models/text.py).
 @Suite struct ForwardTests {
@@ -11,9 +12,6 @@ import TelmeHDF5
     /// x86-64): 5.5e-6 on audio_hidden, 3.1e-6 on audio_logits, at most 7.2e-7 on the text,
     /// video and fusion outputs; the tolerance keeps a margin and stays far below 1e-4.
     static let tolerance: Float = 2e-5
-
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("TelmeModelsTests/Fixtures")
 
     static let outputNames = ["audio_hidden", "audio_logits", "fusion_logits", "text_hidden", "text_logits",
                               "video_hidden", "video_logits"]
@@ -27,7 +25,7 @@ import TelmeHDF5
         init(dataset: String) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-forward-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let folder = ForwardTests.fixtures.appendingPathComponent("tiny-\(dataset)")
+            let folder = try SharedFixtures.url("tiny-\(dataset)")
             model = directory.appendingPathComponent("model.telme")
             cases = folder.appendingPathComponent("forward_cases.h5")
             try await AnnotateTests.telme(["convert", folder.appendingPathComponent("model.h5").path, "-o", model.path])

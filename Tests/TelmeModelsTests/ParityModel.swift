@@ -4,8 +4,9 @@ import TelmeFormat
 import TelmeHDF5
 import TelmeImport
 import TelmeTensor
+import TelmeTestSupport
 
-/// A committed tiny model (`Fixtures/tiny-<dataset>/model.h5`, written by the real exporter)
+/// A committed tiny model (`tiny-<dataset>/model.h5` of `SharedFixtures`, written by the real exporter)
 /// converted through the real converter into a `.telme` and opened with `TelmeFile`: what every
 /// parity test runs on. The file is deleted once mapped (the mapping keeps it readable).
 final class ParityModel: Sendable {
@@ -14,8 +15,7 @@ final class ParityModel: Sendable {
     let file: TelmeFile
 
     init(dataset: String) throws {
-        let fixtures = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
-        folder = fixtures.appendingPathComponent("tiny-\(dataset)")
+        folder = try SharedFixtures.url("tiny-\(dataset)")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-parity-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
