@@ -44,34 +44,43 @@ def speech(text, voice, path):
     run("espeak-ng", "-v", voice, "-s", "165", "-w", path, text)
 
 
-# One clip: picture (source, size, rate, seconds or frame count, codec) and sound (rate, channels).
-# `mix` is the pan filter that makes stereo channels differ.
-VARIED = [
-    # dialogue 0
-    dict(src="testsrc2", size="320x240", rate="25", seconds=2.2, vcodec="h264", ar=48000, ac=2,
-         mix="c0=c0|c1=0.6*c0"),
-    dict(src="mandelbrot", size="640x360", rate="30000/1001", seconds=2.6, vcodec="h264", ar=44100, ac=2,
-         mix="c0=0.8*c0|c1=-0.5*c0"),
-    dict(src="testsrc2", size="360x640", rate="30", seconds=1.9, vcodec="h264", ar=48000, ac=2,
-         mix="c0=c0|c1=0.2*c0"),
-    dict(src="smptehdbars", size="320x180", rate="25", frames=6, vcodec="h264", ar=44100, ac=1),
-    # dialogue 1
-    dict(src="testsrc2", size="160x120", rate="10", seconds=31.0, vcodec="h264", ar=44100, ac=2,
-         mix="c0=c0|c1=0.7*c0"),
-    dict(src="life", size="176x144", rate="15", seconds=20.0, vcodec="h264", ar=48000, ac=2,
-         mix="c0=c0|c1=0.3*c0"),
-    dict(src="mandelbrot", size="1280x720", rate="24", seconds=1.5, vcodec="h264", ar=48000, ac=2,
-         mix="c0=0.5*c0|c1=c0"),
-    dict(src="testsrc2", size="330x246", rate="12.5", seconds=2.4, vcodec="h264", ar=44100, ac=2,
-         mix="c0=c0|c1=0.9*c0"),
-    # dialogue 2
-    dict(src="testsrc2", size="256x144", rate="8", frames=8, vcodec="h264", ar=22050, ac=1),
-    dict(src="smptehdbars", size="200x150", rate="9", frames=9, vcodec="h264", ar=16000, ac=1),
-    dict(src="testsrc2", size="240x320", rate="10", frames=17, vcodec="h264", ar=44100, ac=2,
-         mix="c0=c0|c1=0.4*c0"),
-    dict(src="mandelbrot", size="352x288", rate="24000/1001", seconds=2.0, vcodec="mpeg4", ar=44100, ac=2,
-         mix="c0=c0|c1=0.5*c0"),
-]
+def clip_table(table):
+    """Clip specs from a table of one clip a line: picture source, size, frame rate, length
+    (seconds `2.2s` or a frame count `6f`), video codec, sound rate, and the pan filter that
+    makes the stereo channels differ (`mono`: one channel). `#` lines are comments."""
+    specs = []
+    for line in table.strip().splitlines():
+        if line.startswith("#"):
+            continue
+        src, size, rate, length, vcodec, ar, mix = line.split()
+        spec = dict(src=src, size=size, rate=rate, vcodec=vcodec, ar=int(ar), ac=1 if mix == "mono" else 2)
+        if length.endswith("f"):
+            spec["frames"] = int(length[:-1])
+        else:
+            spec["seconds"] = float(length[:-1])
+        if mix != "mono":
+            spec["mix"] = mix
+        specs.append(spec)
+    return specs
+
+
+VARIED = clip_table("""
+# dialogue 0
+testsrc2     320x240   25          2.2s   h264   48000  c0=c0|c1=0.6*c0
+mandelbrot   640x360   30000/1001  2.6s   h264   44100  c0=0.8*c0|c1=-0.5*c0
+testsrc2     360x640   30          1.9s   h264   48000  c0=c0|c1=0.2*c0
+smptehdbars  320x180   25          6f     h264   44100  mono
+# dialogue 1
+testsrc2     160x120   10          31.0s  h264   44100  c0=c0|c1=0.7*c0
+life         176x144   15          20.0s  h264   48000  c0=c0|c1=0.3*c0
+mandelbrot   1280x720  24          1.5s   h264   48000  c0=0.5*c0|c1=c0
+testsrc2     330x246   12.5        2.4s   h264   44100  c0=c0|c1=0.9*c0
+# dialogue 2
+testsrc2     256x144   8           8f     h264   22050  mono
+smptehdbars  200x150   9           9f     h264   16000  mono
+testsrc2     240x320   10          17f    h264   44100  c0=c0|c1=0.4*c0
+mandelbrot   352x288   24000/1001  2.0s   mpeg4  44100  c0=c0|c1=0.5*c0
+""")
 
 VARIED_TEXT = [
     ("Ana", "Morning! Did you see the package by the door?"),
