@@ -65,16 +65,16 @@ let package = Package(
                                                 "TelmeCorpus", "TelmeTokenizer", "TelmeModels"]),
         .target(name: "TelmeFuzzEntry", dependencies: ["TelmeFuzz"]),
 
-        // What several test targets share: the seeded generator, where the repository and ../shared are.
-        .target(name: "TelmeTestSupport", path: "Tests/TelmeTestSupport"),
+        // What several test targets share: the seeded generator, where the repository and ../shared
+        // are, sklearn's expected scores, the tiny models and exports (Fixtures).
+        .target(name: "TelmeTestSupport", path: "Tests/TelmeTestSupport", resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeTensorTests", dependencies: ["TelmeTensor"]),
         .testTarget(name: "TelmeTokenizerTests", dependencies: ["TelmeTokenizer", "TelmeTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeFormatTests", dependencies: ["TelmeFormat", "TelmeModels", "TelmeTensor"]),
-        .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels"],
+        .testTarget(name: "TelmeImportTests", dependencies: ["TelmeImport", "TelmeHDF5", "TelmeFormat", "TelmeModels", "TelmeTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeModelsTests",
-                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"],
-                    resources: [.copy("Fixtures")]),
+                    dependencies: ["TelmeModels", "TelmeTensor", "TelmeFormat", "TelmeImport", "TelmeHDF5", "TelmeTestSupport"]),
         .testTarget(name: "TelmeMediaTests", dependencies: ["TelmeMedia", "TelmeModels", "TelmeTensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TelmeCorpusTests", dependencies: ["TelmeCorpus", "TelmeTokenizer", "TelmeTestSupport"],

@@ -8,7 +8,7 @@ public enum BenchCase: String, CaseIterable, Sendable {
     case text128, text512, audio, video
 }
 
-/// The synthetic inputs, made once, with the same formulas as Scripts/bench.py:
+/// The synthetic inputs, made once, with the same formulas as Tools/bench/compare.py:
 /// token i = 4 + (7919 i) mod (vocab - 4), mask all 1; sample i = 0.5 sin(0.0627 i) +
 /// 0.25 sin(0.00913 i); video value j (flat index) = ((37 j) mod 256) / 128 - 1.
 struct BenchInputs {

@@ -3,7 +3,7 @@ import Foundation
 import TelmeBench
 
 /// `telme bench`: in one process, OpenBLAS `sgemm` on the encoders' matrix shapes, model
-/// start-up, and each encoder alone on synthetic inputs (Scripts/bench.py compares it with
+/// start-up, and each encoder alone on synthetic inputs (Tools/bench/compare.py compares it with
 /// PyTorch).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +17,7 @@ struct Bench: AsyncParsableCommand {
             untimed runs, then the median of --repeat. GFLOP/s count the model's nominal matrix \
             products (see Sources/TelmeBench/EncoderWork.swift); the sgemm fraction divides an encoder's rate by the \
             rate sgemm reaches on that encoder's own shapes. Inputs are deterministic (the same \
-            formulas as Scripts/bench.py).
+            formulas as Tools/bench/compare.py).
             """)
 
     @Option(help: "The converted model (.telme).")

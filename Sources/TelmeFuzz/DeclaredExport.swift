@@ -16,7 +16,7 @@ import TelmeImport
 ///
 /// Datasets' groups exist implicitly; a `blob` is a one-dimensional uint8 dataset with content.
 /// Undecodable lines are skipped, so every input is some structure.
-/// `Scripts/make_fuzz_seeds.py` writes a real export in this form.
+/// `Tools/fixtures/fuzz_seeds.py` writes a real export in this form.
 public struct DeclaredExport: ExportContents {
     public let path: String
     private var groups: Set<String> = ["/"]

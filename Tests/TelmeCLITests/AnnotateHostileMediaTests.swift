@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TelmeCLI
 
-/// `telme annotate` on hostile media (Scripts/make_hostile_media_fixtures.sh): a wav and an mp4
+/// `telme annotate` on hostile media (Tools/fixtures/hostile_media.sh): a wav and an mp4
 /// under the wrong extension, audio-only and video-only files, a video stream without frames,
 /// a 10-hour silent clip (about 100 KB), absurd times, Latin-1 transcripts, a duplicate id. Every
 /// utterance gets a record with the documented statuses, the exit status is 1, and the 10-hour

@@ -6,11 +6,12 @@ import TelmeFormat
 import TelmeImport
 import TelmeMedia
 import TelmeCorpus
+import TelmePipeline
 import TelmeTestSupport
 
 /// `telme annotate` end to end on the IEMOCAP and episodes layouts: the tiny full models
-/// (Tests/TelmeModelsTests/Fixtures/tiny-{iemocap,meld}) over real media made by
-/// Scripts/make_cli_layout_fixtures.sh (espeak-ng speech, ffmpeg containers).
+/// (`SharedFixtures`' tiny-iemocap and tiny-meld) over real media made by
+/// Tools/fixtures/cli_layouts.sh (espeak-ng speech, ffmpeg containers).
 @Suite struct AnnotateLayoutsTests {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     static let iemocap = fixtures.appendingPathComponent("iemocap")
@@ -22,7 +23,7 @@ import TelmeTestSupport
 
     /// A tiny model.h5 converted by the real converter.
     static func convert(_ name: String) -> URL {
-        let h5 = TestPaths.fixtures(of: "TelmeModelsTests").appendingPathComponent("\(name)/model.h5")
+        let h5 = try! SharedFixtures.url("\(name)/model.h5")
         let out = try! AnnotateTests.temporaryDirectory().appendingPathComponent("\(name).telme")
         _ = try! TelmeImporter.convert(input: h5, output: out, options: ConversionOptions(converterVersion: "test"))
         return out

@@ -5,16 +5,16 @@ import TelmeCLI
 import TelmeImport
 import TelmeTestSupport
 
-/// `telme annotate` with media: a tiny full model (Tests/TelmeModelsTests/Fixtures/tiny-meld)
+/// `telme annotate` with media: a tiny full model (`SharedFixtures`' tiny-meld)
 /// over real clips that are fine, short, silent, missing, truncated, empty or over 30 s
-/// (Scripts/make_cli_media_fixtures.sh).
+/// (Tools/fixtures/cli_media.sh).
 @Suite struct AnnotateMediaTests {
     static let media = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/media")
     static let corpus = media.appendingPathComponent("corpus.csv").path
     static let clips = media.appendingPathComponent("clips").path
 
     static let model: URL = {
-        let h5 = TestPaths.fixtures(of: "TelmeModelsTests").appendingPathComponent("tiny-meld/model.h5")
+        let h5 = try! SharedFixtures.url("tiny-meld/model.h5")
         let out = try! AnnotateTests.temporaryDirectory().appendingPathComponent("tiny-meld.telme")
         _ = try! TelmeImporter.convert(input: h5, output: out, options: ConversionOptions(converterVersion: "test"))
         return out

@@ -6,7 +6,7 @@ import TelmeImport
 import ArgumentParser
 
 /// `telme annotate` on a tiny teacher-only model, against PyTorch
-/// (Scripts/make_cli_fixtures.py writes the fixtures and the reference).
+/// (Tools/fixtures/cli.py writes the fixtures and the reference).
 @Suite struct AnnotateTests {
     static let fixtures = Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     let corpus = fixtures.appendingPathComponent("corpus.csv").path

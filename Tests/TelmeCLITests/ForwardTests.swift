@@ -4,16 +4,14 @@ import TelmeCLI
 import TelmeHDF5
 import TelmeTestSupport
 
-/// `telme forward` run in-process on the tiny models of Tests/TelmeModelsTests/Fixtures:
+/// `telme forward` run in-process on the tiny models of `SharedFixtures`:
 /// `model.h5` -> `telme convert` -> `telme forward` on `forward_cases.h5` (inputs and the
-/// PyTorch answers of the whole model, Scripts/telme_fixtures/fx_text.py).
+/// PyTorch answers of the whole model, Tools/fixtures/models/text.py).
 @Suite struct ForwardTests {
     /// Measured max abs error over every output of both models and both semantics (OpenBLAS,
     /// x86-64): 5.5e-6 on audio_hidden, 3.1e-6 on audio_logits, at most 7.2e-7 on the text,
     /// video and fusion outputs; the tolerance keeps a margin and stays far below 1e-4.
     static let tolerance: Float = 2e-5
-
-    static let fixtures = TestPaths.fixtures(of: "TelmeModelsTests")
 
     static let outputNames = ["audio_hidden", "audio_logits", "fusion_logits", "text_hidden", "text_logits",
                               "video_hidden", "video_logits"]
@@ -27,7 +25,7 @@ import TelmeTestSupport
         init(dataset: String) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-forward-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let folder = ForwardTests.fixtures.appendingPathComponent("tiny-\(dataset)")
+            let folder = try SharedFixtures.url("tiny-\(dataset)")
             model = directory.appendingPathComponent("model.telme")
             cases = folder.appendingPathComponent("forward_cases.h5")
             try await AnnotateTests.telme(["convert", folder.appendingPathComponent("model.h5").path, "-o", model.path])

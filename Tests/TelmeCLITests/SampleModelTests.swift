@@ -7,7 +7,7 @@ import TelmeFormat
 import ArgumentParser
 import TelmeTestSupport
 
-/// The bundled demo model (Scripts/train_demo.py) on the bundled sample (three MELD test
+/// The bundled demo model (Tools/demo/train.py) on the bundled sample (three MELD test
 /// dialogues with made clips), through the real converter and `telme annotate`: its labels
 /// mean something, which a random model's cannot.
 @Suite struct SampleModelTests {
@@ -51,7 +51,7 @@ import TelmeTestSupport
     }
 
     /// With the clips: the video student reads the synthetic cue the clips carry (the background
-    /// colour is the gold label's, Scripts/make_sample_clips.py) on every utterance, and ASF moves
+    /// colour is the gold label's, Tools/demo/clips.py) on every utterance, and ASF moves
     /// some of the teacher's labels.
     @Test func studentsAndFusionRunOnTheClips() async throws {
         let out = try await Self.annotate(["--media", Self.clips])

@@ -4,7 +4,7 @@ import Testing
 @testable import TelmeCLI
 
 /// Transcripts as people have them, through the built `telme`: WhisperX's JSON, SRT and VTT
-/// (Fixtures/whisperx, written by Scripts/make_cli_whisperx_fixtures.sh as WhisperX writes them)
+/// (Fixtures/whisperx, written by Tools/fixtures/cli_whisperx.sh as WhisperX writes them)
 /// beside `.mov` and `.webm` episodes in a season subfolder, one transcript given as the corpus,
 /// and gold labels in episode transcripts. Also the options every subcommand shares.
 @Suite(.enabled(if: TelmeBinary.available, "needs the built telme (swift build --build-tests)"))

@@ -4,7 +4,7 @@ import Testing
 @testable import TelmeCLI
 import TelmeCorpus
 
-/// `telme validate` on the hostile corpora (Scripts/make_hostile_media_fixtures.sh), a clean
+/// `telme validate` on the hostile corpora (Tools/fixtures/hostile_media.sh), a clean
 /// corpus, and a CSV naming media outside its root.
 @Suite struct ValidateTests {
     static let hostile = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/hostile")

@@ -6,7 +6,7 @@ import TelmeTokenizer
 
 /// Every utterance of the six TelME CSVs, both speaker numberings, against the ids that
 /// transformers 4.27.2 gives (Tests/TelmeCorpusTests/Fixtures/token_golden, made by
-/// Scripts/make_token_golden.py).
+/// Tools/fixtures/token_golden.py).
 @Suite struct TokenGoldenTests {
     static let shared = TestPaths.shared
     static let available = FileManager.default.fileExists(

@@ -3,7 +3,7 @@ import Testing
 @testable import TelmeEvaluation
 
 /// `ClassificationMetrics` against scikit-learn on hand-made and random label sets
-/// (Scripts/make_eval_fixtures.py writes the fixture).
+/// (Tools/fixtures/evaluation.py writes the fixture).
 @Suite struct EvaluationMetricsTests {
     struct Fixture: Decodable {
         var sklearn: String

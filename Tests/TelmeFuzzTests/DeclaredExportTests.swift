@@ -7,10 +7,8 @@ import TelmeTestSupport
 
 /// The export fuzz target is only as good as its decoded structure is faithful: on the importer
 /// fixtures, `makePlan` must give the same model (or the same refusal, word for word) from the
-/// real HDF5 file as from its declared form written by Scripts/make_fuzz_seeds.py.
+/// real HDF5 file as from its declared form written by Tools/fixtures/fuzz_seeds.py.
 @Suite struct DeclaredExportTests {
-    static let fixtures = TestPaths.fixtures(of: "TelmeImportTests")
-
     static let pairs: [(h5: String, declared: String)] = {
         let folder = Bundle.module.url(forResource: "fuzz", withExtension: nil, subdirectory: "Fixtures")!
             .appendingPathComponent("export")
@@ -38,7 +36,7 @@ import TelmeTestSupport
     @Test(arguments: pairs.map { "\($0.h5) \($0.declared)" })
     func sameVerdictAsTheRealFile(_ pair: String) throws {
         let parts = pair.split(separator: " ").map(String.init)
-        let h5URL = Self.fixtures.appendingPathComponent(parts[0])
+        let h5URL = try SharedFixtures.url(parts[0])
         let declaredURL = try #require(Bundle.module.url(forResource: "fuzz", withExtension: nil, subdirectory: "Fixtures"))
             .appendingPathComponent(parts[1])
         let options = ConversionOptions(converterVersion: "test")

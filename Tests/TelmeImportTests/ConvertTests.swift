@@ -4,13 +4,14 @@ import TelmeFormat
 import TelmeHDF5
 import TelmeImport
 import TelmeModels
+import TelmeTestSupport
 
 /// Exports made by the real exporter from micro checkpoints, converted and read back.
 @Suite struct ConvertTests {
     static let exports = ["meld-teacher", "meld-teacher-audio", "meld-all",
                           "iemocap-teacher", "iemocap-teacher-audio", "iemocap-all"]
 
-    /// The configs `Scripts/make_import_fixtures.py` builds (`micro_configs`).
+    /// The configs `Tools/fixtures/exports.py` builds (`micro_configs`).
     static let text = RobertaConfig(vocabSize: 288, hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2,
                                     intermediateSize: 12, maxPositionEmbeddings: 514, typeVocabSize: 1,
                                     layerNormEps: 1e-5, padTokenId: 1, hiddenAct: "gelu")
@@ -49,7 +50,7 @@ import TelmeModels
     func float32KeepsEveryValueAndDescribesTheModel(name: String) throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("export/\(name).h5")
+        let input = try SharedFixtures.url("export/\(name).h5")
         let (report, model) = try convert(input, in: directory)
         defer { withExtendedLifetime(model) {} }  // weight views point into its mapping
 
@@ -63,7 +64,7 @@ import TelmeModels
         #expect(report.dropped.sorted() == expectedDropped.sorted())
 
         // Provenance: hashlib's digest of the same file.
-        let sums = try String(contentsOf: try Fixture.url("export/SHA256SUMS"), encoding: .utf8)
+        let sums = try String(contentsOf: try SharedFixtures.url("export/SHA256SUMS"), encoding: .utf8)
         let digest = sums.split(separator: "\n").first { $0.hasSuffix("  \(name).h5") }.map { String($0.prefix(64)) }
         #expect(model.provenance == Provenance(sourceFile: "\(name).h5", sourceSHA256: try #require(digest),
                                                converterVersion: "test-1.2.3", createdUTC: "2025-01-02T03:04:05Z"))
@@ -92,7 +93,7 @@ import TelmeModels
     func halfPrecisionRoundsToNearest(dtype: TensorDType) throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("export/meld-all.h5")
+        let input = try SharedFixtures.url("export/meld-all.h5")
         let (_, model) = try convert(input, dtype: dtype, in: directory)
         defer { withExtendedLifetime(model) {} }  // weight views point into its memory
         #expect(model.dtype == dtype)
@@ -121,7 +122,7 @@ import TelmeModels
     @Test func commandLineChoicesOverrideTheDatasetDefaults() throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (_, model) = try convert(try Fixture.url("export/meld-all.h5"), in: directory) { options in
+        let (_, model) = try convert(try SharedFixtures.url("export/meld-all.h5"), in: directory) { options in
             options.fusionHeads = 4
             options.betaShift = 0.25
             options.speakerNumbering = .dialogue
@@ -138,19 +139,22 @@ import TelmeModels
         #expect(model.model.settings == settings)
     }
 
-    @Test func refusesFusionHeadsThatDoNotDivideTheWidth() throws {
+    /// Converts the fixture `name` with `options` in a temporary folder: its URL and the
+    /// conversion's error message (nil when it converts).
+    func refusal(_ name: String, options: (inout ConversionOptions) -> Void) throws -> (input: URL, message: String?) {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("export/meld-all.h5")
-        let message = errorMessage { _ = try convert(input, in: directory) { $0.fusionHeads = 5 } }
+        let input = try SharedFixtures.url(name)
+        return (input, errorMessage { _ = try convert(input, in: directory, options: options) })
+    }
+
+    @Test func refusesFusionHeadsThatDoNotDivideTheWidth() throws {
+        let (input, message) = try refusal("export/meld-all.h5") { $0.fusionHeads = 5 }
         #expect(message == "\(input.path): the model it describes is invalid: fusion.num_heads 5 does not divide the width 36")
     }
 
     @Test func refusesFusionOptionsWithoutAFusion() throws {
-        let directory = try Fixture.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("export/meld-teacher.h5")
-        let message = errorMessage { _ = try convert(input, in: directory) { $0.betaShift = 0.3 } }
+        let (input, message) = try refusal("export/meld-teacher.h5") { $0.betaShift = 0.3 }
         #expect(message == "\(input.path): --fusion-heads and --beta-shift need a fusion, and the file has no /fusion")
     }
 
@@ -160,7 +164,7 @@ import TelmeModels
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("nan-weight.telme")
         try Data("previous model".utf8).write(to: output)
-        let input = try Fixture.url("hostile/nan-weight.h5")
+        let input = try SharedFixtures.url("hostile/nan-weight.h5")
         #expect(errorMessage {
             _ = try TelmeImporter.convert(input: input, output: output, options: ConversionOptions(converterVersion: "t"))
         } != nil)
@@ -169,7 +173,7 @@ import TelmeModels
     }
 
     @Test func refusesToOverwriteTheInput() throws {
-        let input = try Fixture.url("export/meld-teacher.h5")
+        let input = try SharedFixtures.url("export/meld-teacher.h5")
         #expect(errorMessage {
             _ = try TelmeImporter.convert(input: input, output: input, options: ConversionOptions(converterVersion: "t"))
         } == "\(input.path): the output would overwrite the input")

@@ -2,9 +2,10 @@ import Foundation
 import Testing
 import TelmeFormat
 @testable import TelmeImport
+import TelmeTestSupport
 
 /// Issue 13: what `convert` reads and what it replaces. Real files: HDF5 exports whose weights
-/// are stored outside the file (written by h5py, Scripts/make_external_storage_fixtures.py),
+/// are stored outside the file (written by h5py, Tools/fixtures/external_storage.py),
 /// FIFOs made with mkfifo, symbolic links.
 @Suite struct ExternalStorageTests {
     /// Runs `body` on another thread and fails the test if it has not returned within
@@ -37,7 +38,7 @@ import TelmeFormat
     func weightsOutsideTheFileAreRefused(fixture: String, reason: String) throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("hostile/\(fixture).h5")
+        let input = try SharedFixtures.url("hostile/\(fixture).h5")
         let output = directory.appendingPathComponent("out.telme")
         let message = try #require(Self.convert(input, output))
         #expect(message.hasPrefix("\(input.path): /teacher/W.weight: refused: its data are ") || message.contains("virtual"),
@@ -53,7 +54,7 @@ import TelmeFormat
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("external-fifo.h5")
-        try FileManager.default.copyItem(at: try Fixture.url("hostile/external-fifo.h5"), to: input)
+        try FileManager.default.copyItem(at: try SharedFixtures.url("hostile/external-fifo.h5"), to: input)
         #expect(mkfifo(directory.appendingPathComponent("external.fifo").path, 0o644) == 0)
         let output = directory.appendingPathComponent("out.telme")
         let message = Self.withinSeconds(60) { Self.convert(input, output) }
@@ -80,7 +81,7 @@ import TelmeFormat
     @Test func outputsTelmeDoesNotOwn() throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("export/meld-teacher.h5")
+        let input = try SharedFixtures.url("export/meld-teacher.h5")
 
         let fifo = directory.appendingPathComponent("fifo.telme")
         #expect(mkfifo(fifo.path, 0o644) == 0)

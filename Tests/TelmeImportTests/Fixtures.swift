@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// Files under Tests/TelmeImportTests/Fixtures (made by Scripts/make_import_fixtures.py).
+/// Files under Tests/TelmeImportTests/Fixtures (hdf5/types.h5, made by Tools/fixtures/exports.py);
+/// the exports this target converts are `SharedFixtures`' export/ and hostile/.
 enum Fixture {
     static func url(_ relativePath: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
         let base = try #require(Bundle.module.resourceURL, sourceLocation: sourceLocation)

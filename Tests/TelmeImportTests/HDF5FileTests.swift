@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TelmeHDF5
+import TelmeTestSupport
 
 /// TelmeHDF5 against `hdf5/types.h5`, written by h5py with known values.
 @Suite struct HDF5FileTests {
@@ -139,14 +140,14 @@ import Testing
                 == "\(directory.path): is a directory, not a regular file; give the path of an HDF5 export "
                    + "(Scripts/export_hdf5.py writes one)")
 
-        let text = try Fixture.url("hostile/not-hdf5.h5")
+        let text = try SharedFixtures.url("hostile/not-hdf5.h5")
         #expect(errorMessage { _ = try HDF5File(readingAt: text) } == "\(text.path): not an HDF5 file")
 
         let empty = directory.appendingPathComponent("empty.h5")
         _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
         #expect(errorMessage { _ = try HDF5File(readingAt: empty) } == "\(empty.path): not an HDF5 file")
 
-        let truncated = try Fixture.url("hostile/truncated.h5")
+        let truncated = try SharedFixtures.url("hostile/truncated.h5")
         let message = try #require(errorMessage { _ = try HDF5File(readingAt: truncated) })
         #expect(message.hasPrefix("\(truncated.path): cannot open the HDF5 file (damaged or truncated?): "))
         #expect(message.contains("truncated"))

@@ -4,8 +4,9 @@ import TelmeFormat
 import TelmeHDF5
 import TelmeModels
 @testable import TelmeImport
+import TelmeTestSupport
 
-/// Broken exports (written by h5py in Scripts/make_import_fixtures.py): each gives its own
+/// Broken exports (written by h5py in Tools/fixtures/exports.py): each gives its own
 /// one-line error naming the file and the place.
 @Suite struct HostileExportTests {
     /// Fixture, stored type, and the message after `<path>: `.
@@ -38,7 +39,7 @@ import TelmeModels
     func refusedWithItsOwnMessage(fixture: String, dtype: TensorDType, expected: String) throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("hostile/\(fixture).h5")
+        let input = try SharedFixtures.url("hostile/\(fixture).h5")
         let output = directory.appendingPathComponent("out.telme")
         let message = errorMessage {
             _ = try TelmeImporter.convert(input: input, output: output,
@@ -51,7 +52,7 @@ import TelmeModels
     }
 
     @Test func truncatedFileNamesLibhdf5sReason() throws {
-        let input = try Fixture.url("hostile/truncated.h5")
+        let input = try SharedFixtures.url("hostile/truncated.h5")
         let message = try #require(errorMessage {
             _ = try TelmeImporter.convert(input: input, output: URL(fileURLWithPath: "/nonexistent/out.telme"),
                                           options: ConversionOptions(converterVersion: "test"))
@@ -66,7 +67,7 @@ import TelmeModels
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let output = directory.appendingPathComponent("out.telme")
-        _ = try TelmeImporter.convert(input: try Fixture.url("hostile/large-weight.h5"), output: output,
+        _ = try TelmeImporter.convert(input: try SharedFixtures.url("hostile/large-weight.h5"), output: output,
                                       options: ConversionOptions(dtype: dtype, converterVersion: "test"))
         let model = try TelmeFile(contentsOf: output)
         defer { withExtendedLifetime(model) {} }  // the views point into its mapping
@@ -78,7 +79,7 @@ import TelmeModels
     @Test func acceptsFloat16AndFloat64Weights() throws {
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = try Fixture.url("hostile/f16-f64-weights.h5")
+        let input = try SharedFixtures.url("hostile/f16-f64-weights.h5")
         let output = directory.appendingPathComponent("out.telme")
         _ = try TelmeImporter.convert(input: input, output: output, options: ConversionOptions(converterVersion: "test"))
         let h5 = try HDF5File(readingAt: input)

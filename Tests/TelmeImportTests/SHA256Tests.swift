@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TelmeImport
+import TelmeTestSupport
 
 @Suite struct SHA256Tests {
     private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
@@ -44,12 +45,12 @@ import TelmeImport
 
     /// The export fixtures' digests as Python's hashlib computed them.
     @Test func fileDigestsMatchHashlib() throws {
-        let sums = try String(contentsOf: try Fixture.url("export/SHA256SUMS"), encoding: .utf8)
+        let sums = try String(contentsOf: try SharedFixtures.url("export/SHA256SUMS"), encoding: .utf8)
         let lines = sums.split(separator: "\n")
         #expect(lines.count == 6)
         for line in lines {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            let url = try Fixture.url("export/\(parts[1])")
+            let url = try SharedFixtures.url("export/\(parts[1])")
             #expect(try SHA256.hexDigest(ofFileAt: url) == String(parts[0]), "\(parts[1])")
         }
     }

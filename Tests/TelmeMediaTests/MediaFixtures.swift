@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import TelmeMedia
 
-/// Fixtures made by `Scripts/make_media_fixtures.py`: clips, and what the authors' Python
+/// Fixtures made by `Tools/fixtures/media.py`: clips, and what the authors' Python
 /// preprocessing (librosa, OpenCV, PIL via transformers 4.27.2) makes of them.
 enum MediaFixtures {
     struct Reference: Decodable, Sendable {

@@ -8,7 +8,7 @@ import TelmeTensor
 
 /// The audio student against PyTorch on the committed tiny models: `model.h5` (made by the real
 /// exporter) -> the real converter -> `.telme` -> `TelmeFile` -> `AudioStudent`, compared with
-/// `audio_cases.h5` (Scripts/telme_fixtures/fx_audio.py, transformers 4.27.2).
+/// `audio_cases.h5` (Tools/fixtures/models/audio.py, transformers 4.27.2).
 ///
 /// Measured max abs error (OpenBLAS, x86-64) over all cases of both datasets: 7.5e-6 on h_a,
 /// 2.5e-6 on the logits, 1.0e-5 on the whole last_hidden_state. The tolerances keep a margin
@@ -17,7 +17,7 @@ import TelmeTensor
     static let logitsTolerance: Float = 1e-5
     static let hiddenTolerance: Float = 4e-5
 
-    /// The case names fx_audio.py writes, in order (the file's `cases` attribute must agree).
+    /// The case names Tools/fixtures/models/audio.py writes, in order (the file's `cases` attribute must agree).
     static let caseNames = ["zeros_1412", "min_400", "len_4000", "len_12345", "len_16000", "batch2_6001"]
 
     struct Case: Sendable {
@@ -28,8 +28,7 @@ import TelmeTensor
         var lastHidden: (shape: [Int], values: [Float])
     }
 
-    /// A tiny model converted into a temporary `.telme`, opened, and its audio cases. The
-    /// file is deleted once mapped (the mapping keeps it readable).
+    /// A tiny model converted and opened, its student on one backend, and its audio cases.
     final class Fixture: Sendable {
         let file: TelmeFile
         let student: AudioStudent
@@ -37,20 +36,12 @@ import TelmeTensor
         let cases: [String: Case]
 
         init(dataset: String, backend: Backend) throws {
-            let fixtures = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
-            let folder = fixtures.appendingPathComponent("tiny-\(dataset)")
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-audio-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let telme = directory.appendingPathComponent("model.telme")
-            _ = try TelmeImporter.convert(input: folder.appendingPathComponent("model.h5"), output: telme,
-                                          options: ConversionOptions(converterVersion: "test"))
-            let file = try TelmeFile(contentsOf: telme)
+            let model = try ParityModel(dataset: dataset)
+            let file = model.file
             self.file = file
             student = try Compute.with(backend: backend) { try AudioStudent(model: file.model, weights: file) }
-
-            let h5 = try HDF5File(readingAt: folder.appendingPathComponent("audio_cases.h5"))
-            caseList = try #require(try h5.stringAttribute("cases")).split(separator: ",").map(String.init)
+            let h5: HDF5File
+            (h5, caseList) = try model.cases("audio_cases.h5")
             var cases: [String: Case] = [:]
             for name in caseList {
                 let audio = try h5.readFloats("\(name)/audio")

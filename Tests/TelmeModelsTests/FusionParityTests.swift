@@ -6,7 +6,7 @@ import TelmeTensor
 
 /// ASF against PyTorch on the committed tiny models (MELD: 3 heads, beta 0.1; IEMOCAP: 4 heads,
 /// 0.2): `model.h5` -> real converter -> `.telme` -> `TelmeFile` -> `Fusion`, compared with
-/// `fusion_cases.h5` (Scripts/telme_fixtures/fx_fusion.py) in both batch semantics and both
+/// `fusion_cases.h5` (Tools/fixtures/models/fusion.py) in both batch semantics and both
 /// orders of the students.
 ///
 /// Measured max abs error (OpenBLAS, x86-64, both datasets, every case and mode): 4.8e-7. The
@@ -16,7 +16,7 @@ import TelmeTensor
     static let orders: [(Settings.FusionOrder, String)] = [(.audioVideo, "audio_video"), (.videoAudio, "video_audio")]
 
     /// The file's weights, except W_av (weight and bias) replaced by zeros: h_m == 0.
-    static func zeroShiftWeights(_ model: VideoParityModel) throws -> any WeightSource {
+    static func zeroShiftWeights(_ model: ParityModel) throws -> any WeightSource {
         let zeros = ArrayWeights()
         let names: Set<String> = ["fusion.W_av.weight", "fusion.W_av.bias"]
         for name in names {
@@ -28,7 +28,7 @@ import TelmeTensor
 
     @Test(arguments: ["meld", "iemocap"], Backend.allCases) func fusionMatchesPyTorch(dataset: String, backend: Backend) throws {
         try Compute.with(backend: backend) {
-            let model = try VideoParityModel(dataset: dataset)
+            let model = try ParityModel(dataset: dataset)
             let expectedFusion = try #require(FusionConfig.defaults(dataset: dataset))
             #expect(model.file.model.fusion == expectedFusion)
             let fusion = try Fusion(model: model.file.model, weights: model.file)
@@ -76,7 +76,7 @@ import TelmeTensor
     /// The fixture really exercises the modes: official batches differ from independent rows,
     /// and the two orders differ (so the test above cannot pass by mixing them up).
     @Test(arguments: ["meld", "iemocap"]) func fixtureModesDiffer(dataset: String) throws {
-        let model = try VideoParityModel(dataset: dataset)
+        let model = try ParityModel(dataset: dataset)
         let (h5, _) = try model.cases("fusion_cases.h5")
         let independent = try h5.tensor("random/independent_audio_video")
         let official = try h5.tensor("random/official_audio_video")

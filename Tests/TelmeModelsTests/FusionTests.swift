@@ -7,10 +7,29 @@ import TelmeTensor
 @Suite struct FusionTests {
     static let model = VideoTestModels.model()
 
-    static func inputs(rows: Int, seed: UInt64) -> (text: Tensor, audio: Tensor, video: Tensor) {
-        (VideoTestModels.randomTensor([rows, 10], seed: seed, scale: 2),
-         VideoTestModels.randomTensor([rows, 12], seed: seed + 1, scale: 2),
-         VideoTestModels.randomTensor([rows, 12], seed: seed + 2, scale: 2))
+    /// Rows of h_t, h_a and h_v.
+    struct Rows {
+        var text: Tensor
+        var audio: Tensor
+        var video: Tensor
+
+        /// Rows `range` of each.
+        func rows(_ range: Range<Int>) -> Rows {
+            Rows(text: VideoTestMath.rows(text, range), audio: VideoTestMath.rows(audio, range),
+                 video: VideoTestMath.rows(video, range))
+        }
+
+        /// The fusion's logits for these rows.
+        func fused(by fusion: Fusion, _ semantics: Settings.BatchSemantics,
+                   _ order: Settings.FusionOrder = .audioVideo) -> Tensor {
+            fusion(text: text, audio: audio, video: video, semantics: semantics, order: order)
+        }
+    }
+
+    static func inputs(rows: Int, seed: UInt64) -> Rows {
+        Rows(text: VideoTestModels.randomTensor([rows, 10], seed: seed, scale: 2),
+             audio: VideoTestModels.randomTensor([rows, 12], seed: seed + 1, scale: 2),
+             video: VideoTestModels.randomTensor([rows, 12], seed: seed + 2, scale: 2))
     }
 
     static func fusion(_ model: ModelDescription = model, weights: (any WeightSource)? = nil) throws -> Fusion {
@@ -30,11 +49,10 @@ import TelmeTensor
     @Test(arguments: Settings.FusionOrder.allCases) func independentRowsDoNotSeeEachOther(order: Settings.FusionOrder) throws {
         let fusion = try Self.fusion()
         let x = Self.inputs(rows: 5, seed: 40)
-        let together = fusion(text: x.text, audio: x.audio, video: x.video, semantics: .independent, order: order)
+        let together = x.fused(by: fusion, .independent, order)
         #expect(together.shape == [5, 7])
         for r in 0..<5 {
-            let one = fusion(text: VideoTestMath.rows(x.text, r..<(r + 1)), audio: VideoTestMath.rows(x.audio, r..<(r + 1)),
-                             video: VideoTestMath.rows(x.video, r..<(r + 1)), semantics: .independent, order: order)
+            let one = x.rows(r..<(r + 1)).fused(by: fusion, .independent, order)
             #expect(VideoTestMath.maxAbsDifference(together.row(r), one.data) < 1e-5)
         }
     }
@@ -42,23 +60,22 @@ import TelmeTensor
     @Test func officialBatchAttendsAcrossRows() throws {
         let fusion = try Self.fusion()
         let x = Self.inputs(rows: 4, seed: 50)
-        let independent = fusion(text: x.text, audio: x.audio, video: x.video, semantics: .independent, order: .audioVideo)
-        let official = fusion(text: x.text, audio: x.audio, video: x.video, semantics: .officialBatch4, order: .audioVideo)
+        let independent = x.fused(by: fusion, .independent)
+        let official = x.fused(by: fusion, .officialBatch4)
         #expect(VideoTestMath.maxAbsDifference(independent.data, official.data) > 1e-3)
         // A batch of one is the same computation in both modes.
-        let first = (VideoTestMath.rows(x.text, 0..<1), VideoTestMath.rows(x.audio, 0..<1), VideoTestMath.rows(x.video, 0..<1))
-        #expect(fusion(text: first.0, audio: first.1, video: first.2, semantics: .officialBatch4, order: .audioVideo)
-            == fusion(text: first.0, audio: first.1, video: first.2, semantics: .independent, order: .audioVideo))
+        let first = x.rows(0..<1)
+        #expect(first.fused(by: fusion, .officialBatch4) == first.fused(by: fusion, .independent))
     }
 
     @Test func orderOfStudentsMatters() throws {
         let fusion = try Self.fusion()
         let x = Self.inputs(rows: 2, seed: 60)
-        let audioFirst = fusion(text: x.text, audio: x.audio, video: x.video, semantics: .independent, order: .audioVideo)
-        let videoFirst = fusion(text: x.text, audio: x.audio, video: x.video, semantics: .independent, order: .videoAudio)
+        let audioFirst = x.fused(by: fusion, .independent, .audioVideo)
+        let videoFirst = x.fused(by: fusion, .independent, .videoAudio)
         #expect(VideoTestMath.maxAbsDifference(audioFirst.data, videoFirst.data) > 1e-3)
         // Swapping the inputs and the order gives the same nv: identical logits.
-        let swapped = fusion(text: x.text, audio: x.video, video: x.audio, semantics: .independent, order: .videoAudio)
+        let swapped = Rows(text: x.text, audio: x.video, video: x.audio).fused(by: fusion, .independent, .videoAudio)
         #expect(swapped == audioFirst)
     }
 
@@ -70,7 +87,7 @@ import TelmeTensor
         weights.set("fusion.W_av.bias", shape: [10], values: [Float](repeating: 0, count: 10))
         let fusion = try Self.fusion(weights: weights)
         let x = Self.inputs(rows: 3, seed: 70)
-        let logits = fusion(text: x.text, audio: x.audio, video: x.video, semantics: .officialBatch4, order: .audioVideo)
+        let logits = x.fused(by: fusion, .officialBatch4)
         #expect(logits.data.allSatisfy { $0.isFinite })
         var normed = x.text
         Ops.layerNorm(&normed, weight: try weights.weight("fusion.LayerNorm.weight"),
@@ -81,8 +98,8 @@ import TelmeTensor
 
     @Test func emptyBatchGivesEmptyLogits() throws {
         let fusion = try Self.fusion()
-        let logits = fusion(text: Tensor(zeros: [0, 10]), audio: Tensor(zeros: [0, 12]), video: Tensor(zeros: [0, 12]),
-                            semantics: .officialBatch4, order: .audioVideo)
+        let logits = Rows(text: Tensor(zeros: [0, 10]), audio: Tensor(zeros: [0, 12]), video: Tensor(zeros: [0, 12]))
+            .fused(by: fusion, .officialBatch4)
         #expect(logits.shape == [0, 7])
     }
 

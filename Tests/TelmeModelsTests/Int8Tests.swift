@@ -48,7 +48,7 @@ import TelmeTensor
     }
 
     @Test(arguments: ["meld", "iemocap"]) func studentsInInt8StayCloseToF32(dataset: String) throws {
-        let model = try VideoParityModel(dataset: dataset)
+        let model = try ParityModel(dataset: dataset)
         let exactVideo = try VideoStudent(model: model.file.model, weights: model.file)
         let exactAudio = try AudioStudent(model: model.file.model, weights: model.file)
         try Compute.with(backend: .onednn, precision: .int8) {

@@ -8,7 +8,7 @@ import TelmeTensor
 
 /// The teacher against PyTorch on the committed tiny models: `model.h5` (made by the real
 /// exporter) -> the real converter -> `.telme` -> `TelmeFile` -> `TextTeacher`, compared with
-/// `text_cases.h5` (Scripts/telme_fixtures/fx_text.py).
+/// `text_cases.h5` (Tools/fixtures/models/text.py).
 ///
 /// Measured max abs error (OpenBLAS 0.3, x86-64, both datasets, every case): 4.2e-7 on h_t,
 /// 3.6e-7 on logits, 1.2e-6 on the whole last_hidden_state; the tolerance leaves a margin for
@@ -25,27 +25,16 @@ import TelmeTensor
         var lastHidden: (shape: [Int], values: [Float])
     }
 
-    /// A tiny model converted into a temporary `.telme`, opened, and its text cases.
+    /// A tiny model converted and opened, its teacher, and its text cases.
     final class Fixture {
-        let directory: URL
-        let file: TelmeFile
         let teacher: TextTeacher
         let cases: [Case]
 
         init(dataset: String) throws {
-            let fixtures = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
-            let folder = fixtures.appendingPathComponent("tiny-\(dataset)")
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-text-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let telme = directory.appendingPathComponent("model.telme")
-            _ = try TelmeImporter.convert(input: folder.appendingPathComponent("model.h5"), output: telme,
-                                          options: ConversionOptions(converterVersion: "test"))
-            file = try TelmeFile(contentsOf: telme)
-            teacher = try TextTeacher(model: file.model, weights: file)
-            cases = try Self.readCases(folder.appendingPathComponent("text_cases.h5"))
+            let model = try ParityModel(dataset: dataset)
+            teacher = try TextTeacher(model: model.file.model, weights: model.file)
+            cases = try Self.readCases(model.folder.appendingPathComponent("text_cases.h5"))
         }
-
-        deinit { try? FileManager.default.removeItem(at: directory) }
 
         static func readCases(_ url: URL) throws -> [Case] {
             let h5 = try HDF5File(readingAt: url)

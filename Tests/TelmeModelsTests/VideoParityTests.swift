@@ -6,45 +6,9 @@ import TelmeImport
 import TelmeModels
 import TelmeTensor
 
-/// A committed tiny model converted through the real converter into a temporary `.telme` and
-/// opened with `TelmeFile`: what the video and fusion parity tests run on.
-final class VideoParityModel {
-    let folder: URL
-    let directory: URL
-    let file: TelmeFile
-
-    init(dataset: String) throws {
-        let fixtures = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
-        folder = fixtures.appendingPathComponent("tiny-\(dataset)")
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("telme-video-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let telme = directory.appendingPathComponent("model.telme")
-        _ = try TelmeImporter.convert(input: folder.appendingPathComponent("model.h5"), output: telme,
-                                      options: ConversionOptions(converterVersion: "test"))
-        file = try TelmeFile(contentsOf: telme)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
-
-    /// The cases file `name` of this fixture folder and its case names (root attribute `cases`).
-    func cases(_ name: String) throws -> (HDF5File, [String]) {
-        let h5 = try HDF5File(readingAt: folder.appendingPathComponent(name))
-        let names = try #require(try h5.stringAttribute("cases")).split(separator: ",").map(String.init)
-        return (h5, names)
-    }
-}
-
-extension HDF5File {
-    /// A float dataset as a `Tensor`.
-    func tensor(_ name: String) throws -> Tensor {
-        let (shape, values) = try readFloats(name)
-        return Tensor(shape: shape, data: values)
-    }
-}
-
 /// The video student against PyTorch on the committed tiny models: `model.h5` (real exporter)
 /// -> real converter -> `.telme` -> `TelmeFile` -> `VideoStudent`, compared with
-/// `video_cases.h5` (Scripts/telme_fixtures/fx_video.py).
+/// `video_cases.h5` (Tools/fixtures/models/video.py).
 ///
 /// Measured max abs error (OpenBLAS, x86-64, both datasets, every case): 7.2e-7 on h_v,
 /// 2.4e-7 on logits, 4.6e-6 on the whole last_hidden_state (every one of the 1 + 4 x 8 tokens,
@@ -56,7 +20,7 @@ extension HDF5File {
 
     @Test(arguments: ["meld", "iemocap"], Backend.allCases) func studentMatchesPyTorch(dataset: String, backend: Backend) throws {
         try Compute.with(backend: backend) {
-            let model = try VideoParityModel(dataset: dataset)
+            let model = try ParityModel(dataset: dataset)
             let student = try VideoStudent(model: model.file.model, weights: model.file)
             let (h5, names) = try model.cases("video_cases.h5")
             #expect(names == ["one_clip", "batch2", "zero_clip", "batch2_zero_first", "still_clip"])

@@ -1,9 +1,12 @@
-/// A small deterministic generator (SplitMix64), so random weights and inputs are the same on
-/// every run and a failure replays from its seed.
+/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014):
+/// the one seeded generator of the tests, so random weights and inputs are the same on every run
+/// and a failing case replays from its seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
+    private var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) {
+        state = seed
+    }
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

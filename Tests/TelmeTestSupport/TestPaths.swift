@@ -1,7 +1,7 @@
 import Foundation
 
 /// Files the tests read from outside their own `Fixtures/`: the repository's committed files
-/// (`Samples/`, `Schemas/`, other targets' fixtures) and the optional `../shared` beside the
+/// (`Samples/`, `Schemas/`) and the optional `../shared` beside the
 /// checkout (the TelME CSVs, the RoBERTa vocabulary). Found from this file's path, here and
 /// nowhere else.
 public enum TestPaths {
@@ -11,10 +11,4 @@ public enum TestPaths {
 
     /// `<repository>/../shared`.
     public static let shared = repository.appendingPathComponent("../shared").standardizedFileURL
-
-    /// The committed `Fixtures/` of another test target, for a test that needs its files (the
-    /// CLI tests convert the models' HDF5 fixtures).
-    public static func fixtures(of target: String) -> URL {
-        repository.appendingPathComponent("Tests/\(target)/Fixtures")
-    }
 }

@@ -20,7 +20,7 @@ enum TestData {
     static let roberta = Result { try RobertaTokenizer.telme(directory: robertaDirectory) }
     static let noRoberta: Comment = "needs ../shared/tokenizers/roberta (the real RoBERTa vocabulary), absent here"
 
-    /// `{"cases": [{"text": ..., "ids": [...], "tokens": [...]?}]}` as written by Scripts/make_token_golden.py.
+    /// `{"cases": [{"text": ..., "ids": [...], "tokens": [...]?}]}` as written by Tools/fixtures/token_golden.py.
     struct Cases: Decodable {
         struct Case: Decodable {
             var text: String

@@ -1,1 +1,0 @@
-"""Fixture builders for telme's tests: tiny random TelME checkpoints and PyTorch references."""

@@ -1,0 +1,1 @@
+"""telme against PyTorch: timings and memory."""

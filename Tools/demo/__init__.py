@@ -1,0 +1,1 @@
+"""The demo model (Samples/model/sample-model.h5): its made clips and its training."""
