@@ -35,21 +35,16 @@ public final class Timesformer {
     /// The fused temporal projections (`Layer.temporalProjection`), computed at load.
     private let derived = ArrayWeights()
 
-    private struct Norm {
-        let weight: WeightView
-        let bias: WeightView
-    }
-
     private struct Layer {
-        let temporalNorm: Norm
+        let temporalNorm: LayerNorm
         let temporalQKV: Linear
         /// HF's temporal attention output dense followed by `temporal_dense`, with nothing
         /// between them, as one dense layer: `Wd (Wo x + bo) + bd = (Wd Wo) x + (Wd bo + bd)`.
         let temporalProjection: Linear
-        let normBefore: Norm
+        let normBefore: LayerNorm
         let qkv: Linear
         let attentionOutput: Linear
-        let normAfter: Norm
+        let normAfter: LayerNorm
         let intermediate: Linear
         let output: Linear
     }
@@ -60,7 +55,7 @@ public final class Timesformer {
     /// The patch embedding's conv as a dense layer on flattened patches (`hidden x (c p p)`).
     private let patchProjection: Linear
     private let layers: [Layer]
-    private let finalNorm: Norm
+    private let finalNorm: LayerNorm
 
     /// Patches per side of a frame.
     public let patchesPerSide: Int
@@ -68,12 +63,10 @@ public final class Timesformer {
     public var patchesPerFrame: Int { patchesPerSide * patchesPerSide }
     /// Tokens per clip: CLS plus every patch of every frame.
     public var tokensPerClip: Int { 1 + patchesPerFrame * config.numFrames }
-    private var eps: Float { Float(config.layerNormEps) }
     private var hidden: Int { config.hiddenSize }
 
-    /// Fetches and shape-checks every weight of the encoder, named `prefix` + the HF name
-    /// (`prefix` is e.g. `video.model.`).
-    public init(config: TimesformerConfig, weights: any WeightSource, prefix: String) throws {
+    /// Refuses a config this implementation does not compute.
+    private static func check(_ config: TimesformerConfig) throws {
         guard config.attentionType == "divided_space_time" else {
             throw VideoModelError.unsupportedConfig(field: "attention_type", value: config.attentionType,
                                                     supported: "divided_space_time")
@@ -96,6 +89,12 @@ public final class Timesformer {
                 field: "num_frames/num_channels/intermediate_size",
                 value: "\(config.numFrames)/\(config.numChannels)/\(config.intermediateSize)", supported: "> 0")
         }
+    }
+
+    /// Fetches and shape-checks every weight of the encoder, named `prefix` + the HF name
+    /// (`prefix` is e.g. `video.model.`).
+    public init(config: TimesformerConfig, weights: any WeightSource, prefix: String) throws {
+        try Self.check(config)
         self.config = config
         self.source = weights
         let h = config.hiddenSize
@@ -105,36 +104,13 @@ public final class Timesformer {
         func view(_ name: String, _ shape: [Int]) throws -> WeightView {
             try weights.weight(prefix + name, shape: shape)
         }
-        func norm(_ name: String) throws -> Norm {
-            Norm(weight: try view("\(name).weight", [h]), bias: try view("\(name).bias", [h]))
+        func norm(_ name: String) throws -> LayerNorm {
+            try LayerNorm(weights, prefix + name, width: h, eps: config.layerNormEps)
         }
         func dense(_ name: String, out: Int, in inDim: Int, bias: Bool = true,
                    activation: Activation = .none) throws -> Linear {
             try Linear(weights, prefix + name, out: out, in: inDim, bias: bias, activation: activation, quantisable: true)
         }
-        // One h x h x h product per layer at load (about 0.1 s for TimeSformer-base) saves one
-        // (frames * patches) x h x h product per layer and clip (5.6 % of the encoder's work).
-        let derived = self.derived
-        func fusedProjection(first firstName: String, then secondName: String, name: String) throws -> Linear {
-            let first = (weight: try view("\(firstName).weight", [h, h]), bias: try view("\(firstName).bias", [h]))
-            let second = (weight: try view("\(secondName).weight", [h, h]), bias: try view("\(secondName).bias", [h]))
-            var weight = [Float](repeating: 0, count: h * h)
-            var bias = [Float](repeating: 0, count: h)
-            weight.withUnsafeMutableBufferPointer { w in
-                Gemm.multiply(m: h, n: h, k: h, a: second.weight.base, lda: h, b: first.weight.base, ldb: h,
-                              c: w.baseAddress!, ldc: h)
-            }
-            bias.withUnsafeMutableBufferPointer { b in
-                b.baseAddress!.update(from: second.bias.base, count: h)
-                Gemm.multiply(m: 1, n: h, k: h, a: first.bias.base, lda: h, b: second.weight.base, ldb: h,
-                              transposeB: true, c: b.baseAddress!, ldc: h, beta: 1)
-            }
-            derived.set("\(name).weight", shape: [h, h], values: weight)
-            derived.set("\(name).bias", shape: [h], values: bias)
-            return Linear(weight: try derived.weight("\(name).weight", shape: [h, h]),
-                          bias: try derived.weight("\(name).bias", shape: [h]), quantisable: true)
-        }
-
         clsToken = try view("embeddings.cls_token", [1, 1, h])
         positionEmbeddings = try view("embeddings.position_embeddings", [1, side * side + 1, h])
         timeEmbeddings = try view("embeddings.time_embeddings", [1, config.numFrames, h])
@@ -143,15 +119,16 @@ public final class Timesformer {
         patchProjection = Linear(
             weight: WeightView(shape: [h, config.numChannels * config.patchSize * config.patchSize], base: patchWeight.base),
             bias: try view("embeddings.patch_embeddings.projection.bias", [h]))
+        let derived = self.derived
         layers = try (0..<config.numHiddenLayers).map { i in
             let p = "encoder.layer.\(i)"
             return Layer(
                 temporalNorm: try norm("\(p).temporal_layernorm"),
                 temporalQKV: try dense("\(p).temporal_attention.attention.qkv", out: 3 * h, in: h,
                                        bias: config.qkvBias),
-                temporalProjection: try fusedProjection(
-                    first: "\(p).temporal_attention.output.dense", then: "\(p).temporal_dense",
-                    name: "\(p).temporal_projection"),
+                temporalProjection: try Self.fusedProjection(
+                    weights, into: derived, first: prefix + "\(p).temporal_attention.output.dense",
+                    then: prefix + "\(p).temporal_dense", name: "\(p).temporal_projection", width: h),
                 normBefore: try norm("\(p).layernorm_before"),
                 qkv: try dense("\(p).attention.attention.qkv", out: 3 * h, in: h, bias: config.qkvBias),
                 attentionOutput: try dense("\(p).attention.output.dense", out: h, in: h),
@@ -160,6 +137,33 @@ public final class Timesformer {
                 output: try dense("\(p).output.dense", out: h, in: config.intermediateSize))
         }
         finalNorm = try norm("layernorm")
+    }
+
+    /// HF's temporal attention output dense followed by `temporal_dense`, with nothing between
+    /// them, as one dense layer `(Wd Wo) x + (Wd bo + bd)`, kept in `derived`. One h x h x h
+    /// product per layer at load (about 0.1 s for TimeSformer-base) saves one (frames * patches)
+    /// x h x h product per layer and clip (5.6 % of the encoder's work).
+    private static func fusedProjection(_ weights: any WeightSource, into derived: ArrayWeights,
+                                        first firstName: String, then secondName: String, name: String,
+                                        width h: Int) throws -> Linear {
+        func view(_ name: String, _ shape: [Int]) throws -> WeightView { try weights.weight(name, shape: shape) }
+        let first = (weight: try view("\(firstName).weight", [h, h]), bias: try view("\(firstName).bias", [h]))
+        let second = (weight: try view("\(secondName).weight", [h, h]), bias: try view("\(secondName).bias", [h]))
+        var weight = [Float](repeating: 0, count: h * h)
+        var bias = [Float](repeating: 0, count: h)
+        weight.withUnsafeMutableBufferPointer { w in
+            Gemm.multiply(m: h, n: h, k: h, a: second.weight.base, lda: h, b: first.weight.base, ldb: h,
+                          c: w.baseAddress!, ldc: h)
+        }
+        bias.withUnsafeMutableBufferPointer { b in
+            b.baseAddress!.update(from: second.bias.base, count: h)
+            Gemm.multiply(m: 1, n: h, k: h, a: first.bias.base, lda: h, b: second.weight.base, ldb: h,
+                          transposeB: true, c: b.baseAddress!, ldc: h, beta: 1)
+        }
+        derived.set("\(name).weight", shape: [h, h], values: weight)
+        derived.set("\(name).bias", shape: [h], values: bias)
+        return Linear(weight: try derived.weight("\(name).weight", shape: [h, h]),
+                      bias: try derived.weight("\(name).bias", shape: [h]), quantisable: true)
     }
 
     /// The clip shape this encoder takes for a batch of `batch` clips.
@@ -179,7 +183,7 @@ public final class Timesformer {
     /// imageSize, imageSize]` (already normalised). The shape must pass `validate`.
     public func callAsFunction(_ video: Tensor) -> Tensor {
         var states = run(video, lastLayerCLSOnly: false)
-        Ops.layerNorm(&states, weight: finalNorm.weight, bias: finalNorm.bias, eps: eps)
+        finalNorm(&states)
         return states
     }
 
@@ -188,7 +192,7 @@ public final class Timesformer {
     public func cls(_ video: Tensor) -> Tensor {
         let states = run(video, lastLayerCLSOnly: true)
         var cls = gatherRows(states, count: video.shape[0]) { $0 * tokensPerClip }
-        Ops.layerNorm(&cls, weight: finalNorm.weight, bias: finalNorm.bias, eps: eps)
+        finalNorm(&cls)
         return cls
     }
 
@@ -286,7 +290,7 @@ public final class Timesformer {
             (r / patchTokens) * tokens + 1 + r % patchTokens
         } destination: { $0 }
         var normed = temporal
-        Ops.layerNorm(&normed, weight: layer.temporalNorm.weight, bias: layer.temporalNorm.bias, eps: eps)
+        layer.temporalNorm(&normed)
         let attended = selfAttention(normed, qkv: layer.temporalQKV, output: layer.temporalProjection,
                                      sequences: batch * perFrame, length: frames)
         Ops.add(&temporal, attended)
@@ -303,11 +307,34 @@ public final class Timesformer {
             let image = r / perFrame
             return (image / frames) * patchTokens + p * frames + image % frames
         } destination: { r in (r / perFrame) * spatialLength + 1 + r % perFrame }
-        Ops.layerNorm(&spatial, weight: layer.normBefore.weight, bias: layer.normBefore.bias, eps: eps)
+        layer.normBefore(&spatial)
         let spatialOut = selfAttention(spatial, qkv: layer.qkv, output: layer.attentionOutput,
                                        sequences: batch * frames, length: spatialLength)
 
-        // Residual: CLS + mean over frames of its spatial outputs; patches back in token order.
+        var next = combine(states, temporal: temporal, spatial: spatialOut, batch: batch)
+
+        // Feed-forward with its residual.
+        if clsOnlyFeedForward {
+            var cls = gatherRows(next, count: batch) { $0 * tokens }
+            let out = feedForward(cls, layer)
+            Ops.add(&cls, out)
+            copyRows(from: cls, to: &next, count: batch) { $0 } destination: { $0 * tokens }
+        } else {
+            Ops.add(&next, feedForward(next, layer))
+        }
+        return next
+    }
+
+    /// The divided attention's residual: each clip's CLS plus the mean over frames of its
+    /// spatial outputs, and each patch token's temporal result plus its spatial output, back in
+    /// token order (`[batch, tokens, hidden]`).
+    private func combine(_ states: Tensor, temporal: Tensor, spatial spatialOut: Tensor, batch: Int) -> Tensor {
+        let h = hidden
+        let frames = config.numFrames
+        let perFrame = patchesPerFrame
+        let tokens = tokensPerClip
+        let patchTokens = perFrame * frames
+        let spatialLength = 1 + perFrame
         var next = Tensor(zeros: [batch, tokens, h])
         states.data.withUnsafeBufferPointer { inp in
             temporal.data.withUnsafeBufferPointer { tp in
@@ -341,23 +368,13 @@ public final class Timesformer {
                 }
             }
         }
-
-        // Feed-forward with its residual.
-        if clsOnlyFeedForward {
-            var cls = gatherRows(next, count: batch) { $0 * tokens }
-            let out = feedForward(cls, layer)
-            Ops.add(&cls, out)
-            copyRows(from: cls, to: &next, count: batch) { $0 } destination: { $0 * tokens }
-        } else {
-            Ops.add(&next, feedForward(next, layer))
-        }
         return next
     }
 
     /// layernorm_after -> intermediate dense -> GELU -> output dense (no residual).
     private func feedForward(_ x: Tensor, _ layer: Layer) -> Tensor {
         var y = x
-        Ops.layerNorm(&y, weight: layer.normAfter.weight, bias: layer.normAfter.bias, eps: eps)
+        layer.normAfter(&y)
         return layer.output(layer.intermediate(y))
     }
 
