@@ -79,10 +79,8 @@ struct BenchHeads {
 
     init(file: TelmeFile) throws {
         model = file.model
-        teacher = try TextTeacher(model: model, weights: file)
-        audio = model.audio == nil ? nil : try AudioStudent(model: model, weights: file)
-        video = model.video == nil ? nil : try VideoStudent(model: model, weights: file)
-        fusion = model.fusion == nil || audio == nil || video == nil ? nil : try Fusion(model: model, weights: file)
+        let networks = try LoadedModel(model, weights: file)
+        (teacher, audio, video, fusion) = (networks.teacher, networks.audio, networks.video, networks.fusion)
     }
 
     func supports(_ c: BenchCase) -> Bool {

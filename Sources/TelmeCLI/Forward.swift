@@ -189,18 +189,13 @@ struct ForwardRunner {
     init(file: TelmeFile) throws {
         self.file = file
         let model = file.model
-        func built<T>(_ what: String, _ make: () throws -> T) throws -> T {
-            do {
-                return try make()
-            } catch {
-                throw ForwardError(file: file.url.path, dataset: nil, reason: "cannot build the \(what): \(error)")
-            }
+        let networks: LoadedModel
+        do {
+            networks = try LoadedModel(model, weights: file)
+        } catch {
+            throw ForwardError(file: file.url.path, dataset: nil, reason: error.description)
         }
-        teacher = try built("text teacher") { try TextTeacher(model: model, weights: file) }
-        audio = model.audio == nil ? nil : try built("audio student") { try AudioStudent(model: model, weights: file) }
-        video = model.video == nil ? nil : try built("video student") { try VideoStudent(model: model, weights: file) }
-        fusion = model.fusion == nil || audio == nil || video == nil
-            ? nil : try built("fusion") { try Fusion(model: model, weights: file) }
+        (teacher, audio, video, fusion) = (networks.teacher, networks.audio, networks.video, networks.fusion)
     }
 
     /// Every output the inputs allow, in a stable order.

@@ -65,13 +65,17 @@ public final class Annotator {
                                                                   + "convert it again with telme convert")
             }
         }
-        teacher = try building("the text teacher") { try TextTeacher(model: description, weights: model) }
-        audioStudent = description.audio == nil ? nil
-            : try building("the audio student") { try AudioStudent(model: description, weights: model) }
-        videoStudent = description.video == nil ? nil
-            : try building("the video student") { try VideoStudent(model: description, weights: model) }
-        fusion = description.fusion == nil ? nil
-            : try building("the fusion") { try Fusion(model: description, weights: model) }
+        let networks: LoadedModel
+        do {
+            networks = try LoadedModel(description, weights: model)
+        } catch {
+            // The same message as every other part of the model that cannot be built.
+            networks = try building(error.component) { throw error.reason }
+        }
+        teacher = networks.teacher
+        audioStudent = networks.audio
+        videoStudent = networks.video
+        fusion = networks.fusion
         let tokenizer = try building("its tokenizer") {
             try RobertaTokenizer.telme(vocabJSON: model.tokenizerFiles.vocabJSON, merges: model.tokenizerFiles.merges)
         }
