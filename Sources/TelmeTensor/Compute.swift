@@ -8,13 +8,14 @@ public enum Backend: String, CaseIterable, Sendable, Codable {
     case onednn
 }
 
-/// The arithmetic of the encoders' dense layers.
+/// The arithmetic of the encoders' dense layers (and data2vec-audio's feature convolutions).
 public enum Precision: String, CaseIterable, Sendable, Codable {
     /// float32 throughout: the exact default.
     case f32
     /// The encoders' dense layers in int8 (oneDNN, VNNI where the CPU has it): weights quantised
     /// per output channel when the model is built, activations per row at each product. Every
-    /// other operation stays float32 (`DenseLayer` says which layers).
+    /// other operation stays float32 (a layer built `quantisable`, `Linear` or `Conv1d.Kernel`,
+    /// is one that runs in int8).
     case int8
 }
 

@@ -23,7 +23,9 @@ public enum Conv1d {
         let packed: [PackedDense]?
 
         /// Reorders a PyTorch conv weight `out x (in / groups) x kernel`; `bias` has `out` values.
-        public init(_ weight: WeightView, bias: WeightView?, groups: Int = 1) {
+        /// A `quantisable` convolution runs in int8 when that is the precision in force (as a
+        /// `Linear`'s: weights per output channel, each im2col row per row).
+        public init(_ weight: WeightView, bias: WeightView?, groups: Int = 1, quantisable: Bool = false) {
             precondition(weight.shape.count == 3 && groups > 0 && weight.shape[0] % groups == 0,
                          "conv1d: weight shape \(weight.shape) for \(groups) groups")
             precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true, "conv1d: bias shape")
@@ -49,13 +51,16 @@ public enum Conv1d {
                 (0..<groups).map { g in
                     PackedDense(weight: WeightView(shape: [groupOut, patch], base: v.baseAddress! + g * groupOut * patch),
                                 bias: bias.map { WeightView(shape: [groupOut], base: $0.base + g * groupOut) },
-                                gelu: false, precision: .f32)
+                                gelu: false, precision: quantisable ? Compute.precision : .f32)
                 }
             }
         }
 
         /// The bias (`outChannels`), added to every output step.
         public let bias: WeightView?
+
+        /// The arithmetic of the products.
+        public var precision: Precision { packed?.first?.precision ?? .f32 }
     }
 
     /// Output steps of a convolution: `(length + 2 padding - kernel) / stride + 1`, or 0 when
@@ -84,7 +89,7 @@ public enum Conv1d {
 
     /// `forward` with an explicit im2col block size (tests use small blocks to cross block edges).
     static func forward(_ x: Tensor, kernel weights: Kernel, stride: Int, padding: Int, blockFloats: Int) -> Tensor {
-        let bias = weights.bias, groups = weights.groups
+        let groups = weights.groups
         precondition(x.shape.count == 3, "conv1d: input shape \(x.shape) is not batch x length x channels")
         let batch = x.shape[0], length = x.shape[1], inChannels = x.shape[2]
         let outChannels = weights.outChannels, groupIn = weights.groupIn, kernel = weights.width
@@ -98,46 +103,27 @@ public enum Conv1d {
         let patch = groupIn * kernel
         let blockRows = max(1, min(outLength, blockFloats / max(patch, 1)))
         var columns = [Float](repeating: 0, count: blockRows * patch)
+        let window = Window(length: length, inChannels: inChannels, groupIn: groupIn, groups: groups,
+                            kernel: kernel, stride: stride, padding: padding)
 
         // Every value is written: the bias rows then the products (beta 1), or the products alone.
         return Tensor(shape: [batch, outLength, outChannels]) { oBase, _ in
             x.data.withUnsafeBufferPointer { xp in
                 weights.values.withUnsafeBufferPointer { wp in
                     columns.withUnsafeMutableBufferPointer { cp in
-                        nonisolated(unsafe) let xBase = xp.baseAddress!, col = cp.baseAddress!
-                        if let bias, weights.packed == nil {
+                        let col = cp.baseAddress!
+                        if let bias = weights.bias, weights.packed == nil {
                             for row in 0..<(batch * outLength) {
                                 (oBase + row * outChannels).update(from: bias.base, count: outChannels)
                             }
                         }
                         for b in 0..<batch {
-                            let input = xBase + b * length * inChannels
+                            let input = xp.baseAddress! + b * length * inChannels
                             let output = oBase + b * outLength * outChannels
-                            var start = 0
-                            while start < outLength {
+                            for start in Swift.stride(from: 0, to: outLength, by: blockRows) {
                                 let rows = min(blockRows, outLength - start)
                                 for g in 0..<groups {
-                                    // col[r][k * groupIn + c] = x[(start + r) * stride - padding + k][g * groupIn + c].
-                                    Parallel.forEach(count: rows, floatsPerItem: patch) { range in
-                                        for r in range {
-                                            let dst = col + r * patch
-                                            let origin = (start + r) * stride - padding
-                                            if groups == 1 && origin >= 0 && origin + kernel <= length {
-                                                // Without groups the whole window is one run of the input.
-                                                dst.update(from: input + origin * inChannels, count: patch)
-                                                continue
-                                            }
-                                            for k in 0..<kernel {
-                                                let t = origin + k
-                                                let to = dst + k * groupIn
-                                                if t < 0 || t >= length {
-                                                    to.update(repeating: 0, count: groupIn)
-                                                } else {
-                                                    to.update(from: input + t * inChannels + g * groupIn, count: groupIn)
-                                                }
-                                            }
-                                        }
-                                    }
+                                    window.columns(of: input, group: g, steps: start..<(start + rows), into: col)
                                     let target = output + start * outChannels + g * groupOut
                                     if let packed = weights.packed {
                                         packed[g].multiply(col, rows: rows, into: target, ldc: outChannels)
@@ -145,11 +131,44 @@ public enum Conv1d {
                                         Gemm.multiply(m: rows, n: groupOut, k: patch, a: col, lda: patch,
                                                       b: wp.baseAddress! + g * groupOut * patch, ldb: patch,
                                                       transposeB: true, c: target, ldc: outChannels,
-                                                      beta: bias == nil ? 0 : 1)
+                                                      beta: weights.bias == nil ? 0 : 1)
                                     }
                                 }
-                                start += rows
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The input windows of a convolution, copied out as im2col rows.
+    struct Window {
+        let length, inChannels, groupIn, groups, kernel, stride, padding: Int
+
+        /// Row `r` of `col` (`kernel groupIn` floats) gets the window of output step
+        /// `steps.lowerBound + r` in group `g`: `col[r][k * groupIn + c] =
+        /// x[step * stride - padding + k][g * groupIn + c]`, zero outside the input.
+        func columns(of input: UnsafePointer<Float>, group g: Int, steps: Range<Int>,
+                     into col: UnsafeMutablePointer<Float>) {
+            let patch = groupIn * kernel
+            nonisolated(unsafe) let input = input, col = col
+            Parallel.forEach(count: steps.count, floatsPerItem: patch) { range in
+                for r in range {
+                    let dst = col + r * patch
+                    let origin = (steps.lowerBound + r) * stride - padding
+                    if groups == 1 && origin >= 0 && origin + kernel <= length {
+                        // Without groups the whole window is one run of the input.
+                        dst.update(from: input + origin * inChannels, count: patch)
+                        continue
+                    }
+                    for k in 0..<kernel {
+                        let t = origin + k
+                        let to = dst + k * groupIn
+                        if t < 0 || t >= length {
+                            to.update(repeating: 0, count: groupIn)
+                        } else {
+                            to.update(from: input + t * inChannels + g * groupIn, count: groupIn)
                         }
                     }
                 }

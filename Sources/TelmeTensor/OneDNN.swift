@@ -333,42 +333,41 @@ final class PackedDense: @unchecked Sendable {
     /// `x W^T + b` over every row of `x`.
     func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.cols == inFeatures, "linear: input width \(x.cols), weight \(outFeatures) x \(inFeatures)")
-        let rows = x.rows, n = outFeatures, k = inFeatures
+        let rows = x.rows, n = outFeatures
         guard rows > 0 else { return Tensor(zeros: Array(x.shape.dropLast()) + [n]) }
-        let plan = plan(rows: rows)
         return Tensor(shape: Array(x.shape.dropLast()) + [n]) { out, _ in
             x.data.withUnsafeBufferPointer { xp in
-                switch precision {
-                case .f32:
-                    plan.run(source: UnsafeRawPointer(xp.baseAddress!), destination: out, rowScales: nil)
-                case .int8:
-                    let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-                    let quantised = UnsafeMutablePointer<Int8>.allocate(capacity: rows * k)
-                    defer { rowScales.deallocate(); quantised.deallocate() }
-                    Quantize.rows(xp.baseAddress!, rows: rows, width: k, into: quantised, scales: rowScales)
-                    plan.run(source: UnsafeRawPointer(quantised), destination: out, rowScales: rowScales)
-                }
+                multiply(xp.baseAddress!, rows: rows, into: out, ldc: n)
             }
         }
     }
 
-    /// float32 only: `c[r] = a[r] W^T + b` for `rows` contiguous rows of `a`, into rows of `c`
-    /// `ldc` floats apart (a block of columns of a wider output: a convolution's group). A
-    /// strided output goes through a contiguous block: oneDNN 2.6 runs a strided destination on
-    /// its reference matmul (270 ms for data2vec-audio's 206 x 912 x 48 groups).
+    /// `c[r] = a[r] W^T + b` for `rows` contiguous rows of `a`, into rows of `c` `ldc` floats
+    /// apart (`ldc > n`: a block of columns of a wider output, a convolution's group). A strided
+    /// output goes through a contiguous block: oneDNN 2.6 runs a strided destination on its
+    /// reference matmul (270 ms for data2vec-audio's 206 x 912 x 48 groups). In int8 the rows
+    /// of `a` are quantised first.
     func multiply(_ a: UnsafePointer<Float>, rows: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
-        precondition(precision == .f32, "PackedDense.multiply is float32")
         guard rows > 0 else { return }
-        let n = outFeatures
+        let n = outFeatures, k = inFeatures
         let plan = plan(rows: rows)
-        if ldc == n {
-            plan.run(source: UnsafeRawPointer(a), destination: c, rowScales: nil)
-            return
+        let block = ldc == n ? c : UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
+        defer {
+            if block != c {
+                for r in 0..<rows { (c + r * ldc).update(from: block + r * n, count: n) }
+                block.deallocate()
+            }
         }
-        let block = UnsafeMutablePointer<Float>.allocate(capacity: rows * n)
-        defer { block.deallocate() }
-        plan.run(source: UnsafeRawPointer(a), destination: block, rowScales: nil)
-        for r in 0..<rows { (c + r * ldc).update(from: block + r * n, count: n) }
+        switch precision {
+        case .f32:
+            plan.run(source: UnsafeRawPointer(a), destination: block, rowScales: nil)
+        case .int8:
+            let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+            let quantised = UnsafeMutablePointer<Int8>.allocate(capacity: rows * k)
+            defer { rowScales.deallocate(); quantised.deallocate() }
+            Quantize.rows(a, rows: rows, width: k, into: quantised, scales: rowScales)
+            plan.run(source: UnsafeRawPointer(quantised), destination: block, rowScales: rowScales)
+        }
     }
 }
 

@@ -1,13 +1,19 @@
 import Foundation
 import Testing
-import TelmeModels
+@testable import TelmeModels
 import TelmeTensor
 
 /// `--precision int8` against float32 on the committed tiny models (random weights): the
 /// encoders' dense layers run in int8 on oneDNN, everything else (embeddings, LayerNorm,
-/// softmax, attention's products, the heads) stays float32. Measured (AMD EPYC, oneDNN 2.6.3
-/// avx512_core_vnni): cosine >= 0.99991 and relative error <= 1.3 % (audio), 0.45 % (video),
-/// 0.31 % (text) on every case; the bounds leave about 2x. Paper-size figures are in the README.
+/// softmax, attention's products, the heads) stays float32; so do data2vec-audio's first and
+/// positional convolutions, its other feature convolutions run in int8. Measured (AMD EPYC,
+/// oneDNN 2.6.3 avx512_core_vnni): cosine >= 0.99999 and relative error <= 0.45 % (video),
+/// 0.31 % (text) on every case; the bounds leave about 2x. Audio is coarser on these tiny
+/// models: their feature convolutions have 16 channels, so each quantised window is 48 values
+/// (1536 at the paper's size) and the error of six such layers compounds: cosine 0.9873 and
+/// 16 % on the all-zero clip (every window the same, no error averages out), >= 0.9963 and
+/// <= 8.6 % on the others. At the paper's size the same code gives cosine 0.9988 and 4.8 % on
+/// the audio hidden vector, 4.4 % of it from the dense layers alone (README, Exactness).
 @Suite struct Int8Tests {
     struct Error: CustomStringConvertible {
         var cosine: Double = 1
@@ -62,13 +68,17 @@ import TelmeTensor
                 #expect(error.maxRelative <= 0.03, "\(dataset)/\(name)")
             }
             let audio = try AudioStudent(model: model.file.model, weights: model.file)
+            let convolutions = audio.encoder.convLayers.map(\.kernel.precision)
+            #expect(convolutions == [.f32] + Array(repeating: .int8, count: convolutions.count - 1))
+            #expect(audio.encoder.positionLayers.allSatisfy { $0.kernel.precision == .f32 })
             let (audioCases, audioNames) = try model.cases("audio_cases.h5")
             for name in audioNames {
                 let clip = try audioCases.tensor("\(name)/audio")
                 let error = Self.compare(try audio(clip).hidden, try exactAudio(clip).hidden)
                 print("int8 audio \(dataset)/\(name): \(error)")
-                #expect(error.cosine >= 0.9995, "\(dataset)/\(name)")
-                #expect(error.maxRelative <= 0.03, "\(dataset)/\(name)")
+                let silent = name.hasPrefix("zeros")
+                #expect(error.cosine >= (silent ? 0.975 : 0.9925), "\(dataset)/\(name)")
+                #expect(error.maxRelative <= (silent ? 0.32 : 0.17), "\(dataset)/\(name)")
             }
         }
     }
