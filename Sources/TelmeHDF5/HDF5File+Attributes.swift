@@ -35,11 +35,8 @@ extension HDF5File {
     /// `H5Aopen_by_name`, `H5Tis_variable_str`, `H5Aread` and `H5free_memory`.
     public func stringAttribute(_ name: String, of object: String = "/") throws -> String? {
         HDF5Library.prepare()
-        guard let (attribute, type) = try openAttribute(name, of: object) else { return nil }
-        let place = Self.attributePlace(name, of: object)
-        guard H5Tget_class(type.id) == H5T_STRING else {
-            throw HDF5Error(.badAttribute("is not a string"), file: path, object: place)
-        }
+        guard let (attribute, type, place) = try openAttribute(name, of: object, class: H5T_STRING,
+                                                               else: "is not a string") else { return nil }
         let bytes: [UInt8]
         if H5Tis_variable_str(type.id) > 0 {
             guard let memoryType = Handle(H5Tcopy(CHDF5_C_S1()), .datatype),
@@ -87,11 +84,8 @@ extension HDF5File {
     /// `H5Aopen_by_name` and `H5Aread`.
     public func int64Attribute(_ name: String, of object: String = "/") throws -> Int64? {
         HDF5Library.prepare()
-        guard let (attribute, type) = try openAttribute(name, of: object) else { return nil }
-        let place = Self.attributePlace(name, of: object)
-        guard H5Tget_class(type.id) == H5T_INTEGER else {
-            throw HDF5Error(.badAttribute("is not an integer"), file: path, object: place)
-        }
+        guard let (attribute, _, place) = try openAttribute(name, of: object, class: H5T_INTEGER,
+                                                            else: "is not an integer") else { return nil }
         var value: Int64 = 0
         guard H5Aread(attribute.id, CHDF5_NATIVE_INT64(), &value) >= 0 else {
             throw HDF5Error(.readFailed(HDF5Library.takeErrorDetail()), file: path, object: place)
@@ -104,8 +98,10 @@ extension HDF5File {
         "\(object)@\(name)"
     }
 
-    /// Opens an attribute holding a single value, with its file datatype; nil when absent.
-    private func openAttribute(_ name: String, of object: String) throws -> (Handle, Handle)? {
+    /// Opens an attribute holding a single value of the datatype class `expected` (refused with
+    /// `refusal` otherwise), with its file datatype and its place in messages; nil when absent.
+    private func openAttribute(_ name: String, of object: String, class expected: H5T_class_t,
+                               else refusal: String) throws -> (attribute: Handle, type: Handle, place: String)? {
         let place = Self.attributePlace(name, of: object)
         _ = try openAny(object)
         let exists = H5Aexists_by_name(file.id, object, name, CHDF5_P_DEFAULT())
@@ -123,7 +119,10 @@ extension HDF5File {
             throw HDF5Error(.badAttribute("holds an array of shape \(shape), expected a single value"),
                             file: path, object: place)
         }
-        return (attribute, type)
+        guard H5Tget_class(type.id) == expected else {
+            throw HDF5Error(.badAttribute(refusal), file: path, object: place)
+        }
+        return (attribute, type, place)
     }
 
     /// Opens a group or dataset, whichever it is.

@@ -107,39 +107,49 @@ final class CodecContext {
     }
 }
 
-/// One `AVPacket` reused for every read (`av_packet_alloc`; freed with `av_packet_free`).
-final class Packet {
-    let pointer: UnsafeMutablePointer<AVPacket>
+/// An FFmpeg struct that a pair of functions allocates and frees (`av_packet_alloc` and
+/// `av_packet_free`, `av_frame_alloc` and `av_frame_free`), so that one owner class serves them all.
+protocol FFmpegAllocated {
+    static func allocate() -> UnsafeMutablePointer<Self>?
+    static func free(_ pointer: inout UnsafeMutablePointer<Self>?)
+    /// The allocating function, named in the out-of-memory message.
+    static var allocator: String { get }
+}
+
+extension AVPacket: FFmpegAllocated {
+    static func allocate() -> UnsafeMutablePointer<AVPacket>? { av_packet_alloc() }
+    static func free(_ pointer: inout UnsafeMutablePointer<AVPacket>?) { av_packet_free(&pointer) }
+    static var allocator: String { "av_packet_alloc" }
+}
+
+extension AVFrame: FFmpegAllocated {
+    static func allocate() -> UnsafeMutablePointer<AVFrame>? { av_frame_alloc() }
+    static func free(_ pointer: inout UnsafeMutablePointer<AVFrame>?) { av_frame_free(&pointer) }
+    static var allocator: String { "av_frame_alloc" }
+}
+
+/// One FFmpeg struct, freed in deinit: `Packet` and `Frame`, each reused for every read or decoded frame.
+final class Owned<Pointee: FFmpegAllocated> {
+    let pointer: UnsafeMutablePointer<Pointee>
 
     init(path: String) throws(MediaError) {
-        guard let packet = av_packet_alloc() else {
-            throw MediaError(path: path, kind: .decode, detail: "out of memory (av_packet_alloc)")
+        guard let allocated = Pointee.allocate() else {
+            throw MediaError(path: path, kind: .decode, detail: "out of memory (\(Pointee.allocator))")
         }
-        pointer = packet
+        pointer = allocated
     }
 
     deinit {
-        var doomed: UnsafeMutablePointer<AVPacket>? = pointer
-        av_packet_free(&doomed)
+        var doomed: UnsafeMutablePointer<Pointee>? = pointer
+        Pointee.free(&doomed)
     }
 }
 
-/// One `AVFrame` reused for every decoded frame (`av_frame_alloc`; freed with `av_frame_free`).
-final class Frame {
-    let pointer: UnsafeMutablePointer<AVFrame>
+/// One `AVPacket` reused for every read.
+typealias Packet = Owned<AVPacket>
 
-    init(path: String) throws(MediaError) {
-        guard let frame = av_frame_alloc() else {
-            throw MediaError(path: path, kind: .decode, detail: "out of memory (av_frame_alloc)")
-        }
-        pointer = frame
-    }
-
-    deinit {
-        var doomed: UnsafeMutablePointer<AVFrame>? = pointer
-        av_frame_free(&doomed)
-    }
-}
+/// One `AVFrame` reused for every decoded frame.
+typealias Frame = Owned<AVFrame>
 
 /// A libswresample context (`swr_alloc_set_opts2` + `swr_init`; freed with `swr_free`).
 final class Resampler {

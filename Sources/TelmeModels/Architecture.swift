@@ -62,6 +62,38 @@ public enum Architecture {
         [TensorSpec("\(name).weight", [dim]), TensorSpec("\(name).bias", [dim])]
     }
 
+    /// The names, below a layer's prefix, of the parts of a post-LayerNorm encoder layer: BERT's
+    /// layer (attention, its residual and norm, the feed-forward pair, its residual and norm),
+    /// which RoBERTa and data2vec-audio both have, under other names.
+    private struct PostNormLayerNames {
+        var query, key, value, attentionOutput, attentionNorm, intermediate, output, outputNorm: String
+    }
+
+    private static let robertaLayer = PostNormLayerNames(
+        query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+        attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
+        intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm")
+
+    private static let data2VecLayer = PostNormLayerNames(
+        query: "attention.q_proj", key: "attention.k_proj", value: "attention.v_proj",
+        attentionOutput: "attention.out_proj", attentionNorm: "layer_norm",
+        intermediate: "feed_forward.intermediate_dense", output: "feed_forward.output_dense",
+        outputNorm: "final_layer_norm")
+
+    /// The tensors of one post-LayerNorm layer at `prefix`, in the checkpoint's order.
+    private static func postNormLayer(_ prefix: String, _ names: PostNormLayerNames, hidden h: Int,
+                                      intermediate: Int) -> [TensorSpec] {
+        var specs: [TensorSpec] = []
+        for projection in [names.query, names.key, names.value, names.attentionOutput] {
+            specs += linear("\(prefix).\(projection)", out: h, in: h)
+        }
+        specs += layerNorm("\(prefix).\(names.attentionNorm)", h)
+        specs += linear("\(prefix).\(names.intermediate)", out: intermediate, in: h)
+        specs += linear("\(prefix).\(names.output)", out: h, in: intermediate)
+        specs += layerNorm("\(prefix).\(names.outputNorm)", h)
+        return specs
+    }
+
     /// `text_model.*` (RoBERTa without pooler), `W`, `classifier`.
     public static func teacher(_ config: TextTeacherConfig, classes: Int) -> [TensorSpec] {
         let c = config.encoder
@@ -73,15 +105,7 @@ public enum Architecture {
         ]
         specs += layerNorm("text_model.embeddings.LayerNorm", h)
         for i in 0..<c.numHiddenLayers {
-            let p = "text_model.encoder.layer.\(i)"
-            specs += linear("\(p).attention.self.query", out: h, in: h)
-            specs += linear("\(p).attention.self.key", out: h, in: h)
-            specs += linear("\(p).attention.self.value", out: h, in: h)
-            specs += linear("\(p).attention.output.dense", out: h, in: h)
-            specs += layerNorm("\(p).attention.output.LayerNorm", h)
-            specs += linear("\(p).intermediate.dense", out: c.intermediateSize, in: h)
-            specs += linear("\(p).output.dense", out: h, in: c.intermediateSize)
-            specs += layerNorm("\(p).output.LayerNorm", h)
+            specs += postNormLayer("text_model.encoder.layer.\(i)", robertaLayer, hidden: h, intermediate: c.intermediateSize)
         }
         specs += linear("W", out: config.projectionDim, in: h)
         specs += linear("classifier", out: classes, in: config.projectionDim)
@@ -111,15 +135,7 @@ public enum Architecture {
         }
         specs += layerNorm("model.encoder.layer_norm", h)
         for i in 0..<c.numHiddenLayers {
-            let p = "model.encoder.layers.\(i)"
-            specs += linear("\(p).attention.q_proj", out: h, in: h)
-            specs += linear("\(p).attention.k_proj", out: h, in: h)
-            specs += linear("\(p).attention.v_proj", out: h, in: h)
-            specs += linear("\(p).attention.out_proj", out: h, in: h)
-            specs += layerNorm("\(p).layer_norm", h)
-            specs += linear("\(p).feed_forward.intermediate_dense", out: c.intermediateSize, in: h)
-            specs += linear("\(p).feed_forward.output_dense", out: h, in: c.intermediateSize)
-            specs += layerNorm("\(p).final_layer_norm", h)
+            specs += postNormLayer("model.encoder.layers.\(i)", data2VecLayer, hidden: h, intermediate: c.intermediateSize)
         }
         specs += linear("W", out: classes, in: h)
         return specs

@@ -125,14 +125,35 @@ public final class Fusion {
                                semantics: Settings.BatchSemantics, order: Settings.FusionOrder) -> Tensor {
         precondition((try? validate(text: text, audio: audio, video: video)) != nil,
                      "Fusion: inputs \(text.shape), \(audio.shape), \(video.shape)")
-        let batch = text.shape[0]
-        guard batch > 0 else { return Tensor(zeros: [0, textDim]) }
-        let av = avDim
+        guard text.shape[0] > 0 else { return Tensor(zeros: [0, textDim]) }
         let (first, second) = order == .audioVideo ? (audio, video) : (video, audio)
-        let nv = concatColumns(first, second)
+        let avStates = attendedStudents(concatColumns(first, second), semantics: semantics)
+        var fused = shifted(text, by: avStates)
+        Ops.layerNorm(&fused, weight: normWeight, bias: normBias, eps: Float(config.layerNormEps))
+        return fused
+    }
 
-        // MultiheadAttention(nv, nv, nv): packed in-projection, per-head attention, out_proj.
-        let projected = Ops.linear(nv, weight: inProjWeight, bias: inProjBias)
+    /// `av = AV_LayerNorm(MHA(nv, nv, nv) + nv)` `[B, avDim]`: PyTorch's MultiheadAttention
+    /// (packed in-projection, per-head attention, out_proj) over the rows of `nv`, one sequence
+    /// of B elements in `officialBatch4`, B sequences of one element otherwise.
+    private func attendedStudents(_ nv: Tensor, semantics: Settings.BatchSemantics) -> Tensor {
+        let batch = nv.shape[0]
+        let av = avDim
+        let (q, k, v) = splitQKV(Ops.linear(nv, weight: inProjWeight, bias: inProjBias))
+        let (sequences, length) = semantics == .independent ? (batch, 1) : (1, batch)
+        let context = Ops.attention(q: q.reshaped([sequences, length, av]), k: k.reshaped([sequences, length, av]),
+                                    v: v.reshaped([sequences, length, av]), batch: sequences,
+                                    seqQ: length, seqK: length, heads: config.numHeads)
+        var avStates = Ops.linear(context.reshaped([batch, av]), weight: outProjWeight, bias: outProjBias)
+        Ops.add(&avStates, nv)
+        Ops.layerNorm(&avStates, weight: avNormWeight, bias: avNormBias, eps: Float(config.layerNormEps))
+        return avStates
+    }
+
+    /// q, k and v `[B, avDim]`: the thirds of each row of the packed in-projection `[B, 3 avDim]`.
+    private func splitQKV(_ projected: Tensor) -> (q: Tensor, k: Tensor, v: Tensor) {
+        let batch = projected.shape[0]
+        let av = avDim
         var q = Tensor(zeros: [batch, av])
         var k = Tensor(zeros: [batch, av])
         var v = Tensor(zeros: [batch, av])
@@ -150,19 +171,17 @@ public final class Fusion {
                 }
             }
         }
-        // Independent: B sequences of one element; official: one sequence of B elements.
-        let (sequences, length) = semantics == .independent ? (batch, 1) : (1, batch)
-        let context = Ops.attention(q: q.reshaped([sequences, length, av]), k: k.reshaped([sequences, length, av]),
-                                    v: v.reshaped([sequences, length, av]), batch: sequences,
-                                    seqQ: length, seqK: length, heads: config.numHeads)
-        var avStates = Ops.linear(context.reshaped([batch, av]), weight: outProjWeight, bias: outProjBias)
-        Ops.add(&avStates, nv)
-        let eps = Float(config.layerNormEps)
-        Ops.layerNorm(&avStates, weight: avNormWeight, bias: avNormBias, eps: eps)
+        return (q, k, v)
+    }
 
+    /// `h_t + alpha * h_m` `[B, textDim]` before the final LayerNorm: the modality shift
+    /// `h_m = relu(W_hav(concat(av, h_t))) * W_av(av)`, scaled per row by
+    /// `alpha = min(|h_t| / (|h_m| + 1e-6) * beta_shift, 1)` (an |h_m| of 0 counts as 1).
+    private func shifted(_ text: Tensor, by avStates: Tensor) -> Tensor {
         var gate = Ops.linear(concatColumns(avStates, text), weight: wHavWeight, bias: wHavBias)
         let shift = Ops.linear(avStates, weight: wAvWeight, bias: wAvBias)
         var fused = text
+        let batch = text.shape[0]
         let beta = Float(config.betaShift)
         gate.data.withUnsafeMutableBufferPointer { g in
             shift.data.withUnsafeBufferPointer { s in
@@ -187,7 +206,6 @@ public final class Fusion {
                 }
             }
         }
-        Ops.layerNorm(&fused, weight: normWeight, bias: normBias, eps: eps)
         return fused
     }
 

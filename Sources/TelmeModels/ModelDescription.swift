@@ -293,21 +293,24 @@ extension Settings {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = Settings()
+        func value<T: Decodable>(_ key: CodingKeys, else fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
         self.init(
-            speakerNumbering: try c.decodeIfPresent(SpeakerNumbering.self, forKey: .speakerNumbering) ?? d.speakerNumbering,
-            fusionOrder: try c.decodeIfPresent(FusionOrder.self, forKey: .fusionOrder) ?? d.fusionOrder,
-            channelOrder: try c.decodeIfPresent(ChannelOrder.self, forKey: .channelOrder) ?? d.channelOrder,
-            batchSemantics: try c.decodeIfPresent(BatchSemantics.self, forKey: .batchSemantics) ?? d.batchSemantics,
-            sampleRate: try c.decodeIfPresent(Int.self, forKey: .sampleRate) ?? d.sampleRate,
-            maxAudioSamples: try c.decodeIfPresent(Int.self, forKey: .maxAudioSamples) ?? d.maxAudioSamples,
-            maxTextTokens: try c.decodeIfPresent(Int.self, forKey: .maxTextTokens) ?? d.maxTextTokens,
+            speakerNumbering: try value(.speakerNumbering, else: d.speakerNumbering),
+            fusionOrder: try value(.fusionOrder, else: d.fusionOrder),
+            channelOrder: try value(.channelOrder, else: d.channelOrder),
+            batchSemantics: try value(.batchSemantics, else: d.batchSemantics),
+            sampleRate: try value(.sampleRate, else: d.sampleRate),
+            maxAudioSamples: try value(.maxAudioSamples, else: d.maxAudioSamples),
+            maxTextTokens: try value(.maxTextTokens, else: d.maxTextTokens),
             zeroMediaOverSeconds: try c.decodeIfPresent(Double.self, forKey: .zeroMediaOverSeconds),
-            zeroAudioSamples: try c.decodeIfPresent(Int.self, forKey: .zeroAudioSamples) ?? d.zeroAudioSamples,
-            numFrames: try c.decodeIfPresent(Int.self, forKey: .numFrames) ?? d.numFrames,
-            videoMarginSeconds: try c.decodeIfPresent(Double.self, forKey: .videoMarginSeconds) ?? d.videoMarginSeconds,
-            imageMean: try c.decodeIfPresent([Double].self, forKey: .imageMean) ?? d.imageMean,
-            imageStd: try c.decodeIfPresent([Double].self, forKey: .imageStd) ?? d.imageStd,
-            missingMedia: try c.decodeIfPresent(MissingMedia.self, forKey: .missingMedia) ?? d.missingMedia)
+            zeroAudioSamples: try value(.zeroAudioSamples, else: d.zeroAudioSamples),
+            numFrames: try value(.numFrames, else: d.numFrames),
+            videoMarginSeconds: try value(.videoMarginSeconds, else: d.videoMarginSeconds),
+            imageMean: try value(.imageMean, else: d.imageMean),
+            imageStd: try value(.imageStd, else: d.imageStd),
+            missingMedia: try value(.missingMedia, else: d.missingMedia))
     }
 }
 

@@ -40,29 +40,36 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
     /// Warnings as `line: message` for compact expectations.
     func lines(_ warnings: [CorpusWarning]) -> [String] { warnings.map { "\($0.line): \($0.message)" } }
 
-    // MARK: SRT
+    // MARK: Fixtures
 
-    @Test func srtQuirks() throws {
+    /// A fixture and what it reads as: its format, its cues, its warnings as `line: message`.
+    struct FixtureCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var format: TranscriptFormat
+        var cues: [ExpectedCue]
+        var warnings: [String]
+        var testDescription: String { name }
+    }
+
+    static let fixtureCases = [
         // BOM, CRLF, SubRip coordinates, a missing blank line between cues, three blank lines,
         // tags, {\an8}, `NAME:` prefixes, dialogue dashes, `.` for `,`, no final line break.
-        let t = try read("quirks.srt")
-        #expect(t.format == .srt)
-        #expect(t.cues.map(ExpectedCue.init) == [
+        FixtureCase(name: "quirks.srt", format: .srt, cues: [
             ExpectedCue(2, 1, 2.5, "JOEY", "How you doin'?"),
             ExpectedCue(6, 2.6, 4, "", "It's a beautiful day in the neighbourhood."),
             ExpectedCue(10, 4, 5, "", "- Hi. - Hello!"),
             ExpectedCue(17, 10, 12, "Dr. Smith", "You're fine."),
             ExpectedCue(21, 13.5, 14, "Ross", "We were on a break!"),
             ExpectedCue(24, 15, 16, "", "At 5:30 we leave, 2 < 3."),
-        ])
-        #expect(t.warnings.isEmpty, "\(t.warnings)")
-    }
-
-    @Test func srtBrokenCuesAreKeptOrSkippedWithTheirLines() throws {
-        let t = try read("broken.srt")
-        let file = try transcriptFixture("broken.srt").path
-        #expect(t.warnings.allSatisfy { $0.file == file })
-        #expect(lines(t.warnings) == [
+        ], warnings: []),
+        // Broken SRT cues are kept or skipped, with their lines.
+        FixtureCase(name: "broken.srt", format: .srt, cues: [
+            ExpectedCue(4, 1, 2, "", "Fine."),
+            ExpectedCue(8, nil, nil, "", "Broken time."),
+            ExpectedCue(12, nil, nil, "", "Backwards."),
+            ExpectedCue(19, 9, 10, "", "Bad byte \u{FFFD} here. More text after a blank line."),
+            ExpectedCue(25, nil, nil, "", "Far away."),
+        ], warnings: [
             "1: text before the first cue, ignored: \"Subtitles by someone\"",
             "8: cannot read the cue timing \"00:00:03,000 --> 00:00:0X,000\" (expected HH:MM:SS,mmm --> HH:MM:SS,mmm); "
                 + "the cue is kept without times",
@@ -71,15 +78,48 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
             "20: invalid UTF-8 at byte offset 225, replaced with U+FFFD",
             "22: text after a blank line, appended to the cue at line 19",
             "25: time beyond 1e6 s (start 1080000.0 s, end 1080001.0 s); the cue is kept without times",
-        ])
-        #expect(t.cues.map(ExpectedCue.init) == [
-            ExpectedCue(4, 1, 2, "", "Fine."),
-            ExpectedCue(8, nil, nil, "", "Broken time."),
-            ExpectedCue(12, nil, nil, "", "Backwards."),
-            ExpectedCue(19, 9, 10, "", "Bad byte \u{FFFD} here. More text after a blank line."),
-            ExpectedCue(25, nil, nil, "", "Far away."),
-        ])
+        ]),
+        // WebVTT voices, blocks and entities.
+        FixtureCase(name: "voices.vtt", format: .vtt, cues: [
+            ExpectedCue(14, 1, 2.5, "Monica", "Welcome, & hello <friends>!"),
+            ExpectedCue(17, 2.6, 4, "Joey", "How you doin'?"),
+            ExpectedCue(21, 4.5, 5, "RACHEL", "Fine thanks \u{2014} \u{263A}"),
+            ExpectedCue(24, 5, 6, "", "We were on a break"),
+            ExpectedCue(26, 20, 21, "", "Later that day."),
+            ExpectedCue(29, 21, 22, "Joey", "Could this be more?"),
+        ], warnings: ["33: text after a blank line, appended to the cue at line 29"]),
+        // CSV columns, times and rows.
+        FixtureCase(name: "rows.csv", format: .csv, cues: [
+            ExpectedCue(2, 0.5, 1.25, "Joey", "How you doin'?"),
+            ExpectedCue(3, 1.5, 2.75, "Rachel", "Hi, there"),
+            ExpectedCue(5, 3, 3, "Ross", "Zero."),
+            ExpectedCue(6, nil, nil, "Ross", "No start."),
+            ExpectedCue(7, nil, nil, "Phoebe", "Negative."),
+            ExpectedCue(8, nil, nil, "Phoebe", "Backwards."),
+            ExpectedCue(10, nil, nil, "Monica", "No start cell."),
+            ExpectedCue(11, 12, 13.000001, "Chandler", "Rounded."),
+        ], warnings: [
+            "5: row of zero duration at 3.0 s",
+            "6: start \"nan\" is not a time (seconds, or [HH:]MM:SS.mmm); the cue is kept without times",
+            "7: negative time (start -1.0 s, end 2.0 s); the cue is kept without times",
+            "8: the cue ends (4.0 s) before it starts (5.0 s); the cue is kept without times",
+            "9: row without text, skipped",
+            "10: no start time; the cue is kept without times",
+        ]),
+    ]
+
+    /// Each fixture reads as its format, with its cues and its warnings, every warning naming the
+    /// fixture's path.
+    @Test(arguments: fixtureCases) func fixtureReadsAsExpected(_ fixture: FixtureCase) throws {
+        let t = try read(fixture.name)
+        let file = try transcriptFixture(fixture.name).path
+        #expect(t.format == fixture.format)
+        #expect(t.cues.map(ExpectedCue.init) == fixture.cues)
+        #expect(lines(t.warnings) == fixture.warnings)
+        #expect(t.warnings.allSatisfy { $0.file == file })
     }
+
+    // MARK: SRT
 
     @Test func srtWithoutAnyTimingIsAnErrorAtItsFirstTextLine() throws {
         let file = try transcriptFixture("notsrt.srt").path
@@ -228,20 +268,6 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
 
     // MARK: WebVTT
 
-    @Test func vttVoicesBlocksAndEntities() throws {
-        let t = try read("voices.vtt")
-        #expect(t.format == .vtt)
-        #expect(t.cues.map(ExpectedCue.init) == [
-            ExpectedCue(14, 1, 2.5, "Monica", "Welcome, & hello <friends>!"),
-            ExpectedCue(17, 2.6, 4, "Joey", "How you doin'?"),
-            ExpectedCue(21, 4.5, 5, "RACHEL", "Fine thanks \u{2014} \u{263A}"),
-            ExpectedCue(24, 5, 6, "", "We were on a break"),
-            ExpectedCue(26, 20, 21, "", "Later that day."),
-            ExpectedCue(29, 21, 22, "Joey", "Could this be more?"),
-        ])
-        #expect(lines(t.warnings) == ["33: text after a blank line, appended to the cue at line 29"])
-    }
-
     @Test func vttWithoutHeaderIsAnErrorAtLine1() throws {
         let file = try transcriptFixture("noheader.vtt").path
         #expect(throws: CorpusError(file: file, line: 1, message:
@@ -279,29 +305,10 @@ struct ExpectedCue: Equatable, CustomStringConvertible {
 
     // MARK: CSV
 
-    @Test func csvColumnsTimesAndRows() throws {
+    @Test func csvRowsHaveNoDialogueAndRoundToMicroseconds() throws {
         let t = try read("rows.csv")
-        #expect(t.format == .csv)
-        #expect(t.cues.map(ExpectedCue.init) == [
-            ExpectedCue(2, 0.5, 1.25, "Joey", "How you doin'?"),
-            ExpectedCue(3, 1.5, 2.75, "Rachel", "Hi, there"),
-            ExpectedCue(5, 3, 3, "Ross", "Zero."),
-            ExpectedCue(6, nil, nil, "Ross", "No start."),
-            ExpectedCue(7, nil, nil, "Phoebe", "Negative."),
-            ExpectedCue(8, nil, nil, "Phoebe", "Backwards."),
-            ExpectedCue(10, nil, nil, "Monica", "No start cell."),
-            ExpectedCue(11, 12, 13.000001, "Chandler", "Rounded."),
-        ])
         #expect(t.cues.allSatisfy { $0.dialogue == nil })
         #expect(t.cues.last?.end?.microseconds == 13_000_001) // 0.5 µs rounds up
-        #expect(lines(t.warnings) == [
-            "5: row of zero duration at 3.0 s",
-            "6: start \"nan\" is not a time (seconds, or [HH:]MM:SS.mmm); the cue is kept without times",
-            "7: negative time (start -1.0 s, end 2.0 s); the cue is kept without times",
-            "8: the cue ends (4.0 s) before it starts (5.0 s); the cue is kept without times",
-            "9: row without text, skipped",
-            "10: no start time; the cue is kept without times",
-        ])
     }
 
     @Test func csvHeaderErrorsNameLine1() throws {
