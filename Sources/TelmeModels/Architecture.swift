@@ -64,21 +64,25 @@ public enum Architecture {
 
     /// The names, below a layer's prefix, of the parts of a post-LayerNorm encoder layer: BERT's
     /// layer (attention, its residual and norm, the feed-forward pair, its residual and norm),
-    /// which RoBERTa and data2vec-audio both have, under other names.
-    private struct PostNormLayerNames {
+    /// which RoBERTa and data2vec-audio both have, under other names. The encoders fetch their
+    /// layers' weights by these names too (`RobertaLayer`, `Data2VecAudio`).
+    struct PostNormLayerNames {
         var query, key, value, attentionOutput, attentionNorm, intermediate, output, outputNorm: String
+
+        /// Query, key and value, in the order their stacked product holds them.
+        var queryKeyValue: [String] { [query, key, value] }
+
+        static let roberta = PostNormLayerNames(
+            query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+            attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
+            intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm")
+
+        static let data2Vec = PostNormLayerNames(
+            query: "attention.q_proj", key: "attention.k_proj", value: "attention.v_proj",
+            attentionOutput: "attention.out_proj", attentionNorm: "layer_norm",
+            intermediate: "feed_forward.intermediate_dense", output: "feed_forward.output_dense",
+            outputNorm: "final_layer_norm")
     }
-
-    private static let robertaLayer = PostNormLayerNames(
-        query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
-        attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
-        intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm")
-
-    private static let data2VecLayer = PostNormLayerNames(
-        query: "attention.q_proj", key: "attention.k_proj", value: "attention.v_proj",
-        attentionOutput: "attention.out_proj", attentionNorm: "layer_norm",
-        intermediate: "feed_forward.intermediate_dense", output: "feed_forward.output_dense",
-        outputNorm: "final_layer_norm")
 
     /// The tensors of one post-LayerNorm layer at `prefix`, in the checkpoint's order.
     private static func postNormLayer(_ prefix: String, _ names: PostNormLayerNames, hidden h: Int,
@@ -105,7 +109,7 @@ public enum Architecture {
         ]
         specs += layerNorm("text_model.embeddings.LayerNorm", h)
         for i in 0..<c.numHiddenLayers {
-            specs += postNormLayer("text_model.encoder.layer.\(i)", robertaLayer, hidden: h, intermediate: c.intermediateSize)
+            specs += postNormLayer("text_model.encoder.layer.\(i)", .roberta, hidden: h, intermediate: c.intermediateSize)
         }
         specs += linear("W", out: config.projectionDim, in: h)
         specs += linear("classifier", out: classes, in: config.projectionDim)
@@ -135,7 +139,7 @@ public enum Architecture {
         }
         specs += layerNorm("model.encoder.layer_norm", h)
         for i in 0..<c.numHiddenLayers {
-            specs += postNormLayer("model.encoder.layers.\(i)", data2VecLayer, hidden: h, intermediate: c.intermediateSize)
+            specs += postNormLayer("model.encoder.layers.\(i)", .data2Vec, hidden: h, intermediate: c.intermediateSize)
         }
         specs += linear("W", out: classes, in: h)
         return specs

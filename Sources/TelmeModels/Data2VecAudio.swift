@@ -123,14 +123,15 @@ public final class Data2VecAudio: Sendable {
             func dense(_ name: String, out: Int, in inDim: Int, activation: Activation = .none) throws -> Linear {
                 try Linear(weights, "\(p).\(name)", out: out, in: inDim, activation: activation, quantisable: true)
             }
+            let names = Architecture.PostNormLayerNames.data2Vec
             return EncoderLayer(
-                queryKeyValue: try Linear(weights, stacking: ["q_proj", "k_proj", "v_proj"].map { "\(p).attention.\($0)" },
+                queryKeyValue: try Linear(weights, stacking: names.queryKeyValue.map { "\(p).\($0)" },
                                           out: h, in: h, quantisable: true),
-                out: try dense("attention.out_proj", out: h, in: h),
-                norm: try norm("layer_norm"),
-                intermediate: try dense("feed_forward.intermediate_dense", out: f, in: h, activation: .gelu),
-                output: try dense("feed_forward.output_dense", out: h, in: f),
-                finalNorm: try norm("final_layer_norm"))
+                out: try dense(names.attentionOutput, out: h, in: h),
+                norm: try norm(names.attentionNorm),
+                intermediate: try dense(names.intermediate, out: f, in: h, activation: .gelu),
+                output: try dense(names.output, out: h, in: f),
+                finalNorm: try norm(names.outputNorm))
         }
 
         var minimum = 1

@@ -95,14 +95,15 @@ public struct RobertaLayer: Sendable {
     public init(config c: RobertaConfig, weights: any WeightSource, prefix: String, index: Int) throws {
         let p = "\(prefix)encoder.layer.\(index)"
         let h = c.hiddenSize
-        queryKeyValue = try Linear(weights, stacking: ["query", "key", "value"].map { "\(p).attention.self.\($0)" },
+        let names = Architecture.PostNormLayerNames.roberta
+        queryKeyValue = try Linear(weights, stacking: names.queryKeyValue.map { "\(p).\($0)" },
                                    out: h, in: h, quantisable: true)
-        attentionOutput = try Linear(weights, "\(p).attention.output.dense", out: h, in: h, quantisable: true)
-        attentionLayerNorm = try LayerNorm(weights, "\(p).attention.output.LayerNorm", width: h, eps: c.layerNormEps)
-        intermediate = try Linear(weights, "\(p).intermediate.dense", out: c.intermediateSize, in: h, activation: .gelu,
-                                  quantisable: true)
-        output = try Linear(weights, "\(p).output.dense", out: h, in: c.intermediateSize, quantisable: true)
-        outputLayerNorm = try LayerNorm(weights, "\(p).output.LayerNorm", width: h, eps: c.layerNormEps)
+        attentionOutput = try Linear(weights, "\(p).\(names.attentionOutput)", out: h, in: h, quantisable: true)
+        attentionLayerNorm = try LayerNorm(weights, "\(p).\(names.attentionNorm)", width: h, eps: c.layerNormEps)
+        intermediate = try Linear(weights, "\(p).\(names.intermediate)", out: c.intermediateSize, in: h,
+                                  activation: .gelu, quantisable: true)
+        output = try Linear(weights, "\(p).\(names.output)", out: h, in: c.intermediateSize, quantisable: true)
+        outputLayerNorm = try LayerNorm(weights, "\(p).\(names.outputNorm)", width: h, eps: c.layerNormEps)
         heads = c.numAttentionHeads
     }
 
