@@ -56,6 +56,25 @@ public final class Data2VecAudio: Sendable {
         var norm: LayerNorm
         var intermediate, output: Linear
         var finalNorm: LayerNorm
+
+        /// Fetches the layer at `p` (`<prefix>encoder.layers.<i>`).
+        init(_ config: Data2VecAudioConfig, weights: any WeightSource, prefix p: String) throws {
+            let h = config.hiddenSize, f = config.intermediateSize
+            let names = Architecture.PostNormLayerNames.data2Vec
+            func layerNorm(_ name: String) throws -> LayerNorm {
+                try LayerNorm(weights, "\(p).\(name)", width: h, eps: config.layerNormEps)
+            }
+            func dense(_ name: String, out: Int, in inDim: Int, activation: Activation = .none) throws -> Linear {
+                try Linear(weights, "\(p).\(name)", out: out, in: inDim, activation: activation, quantisable: true)
+            }
+            queryKeyValue = try Linear(weights, stacking: names.queryKeyValue.map { "\(p).\($0)" },
+                                       out: h, in: h, quantisable: true)
+            out = try dense(names.attentionOutput, out: h, in: h)
+            norm = try layerNorm(names.attentionNorm)
+            intermediate = try dense(names.intermediate, out: f, in: h, activation: .gelu)
+            output = try dense(names.output, out: h, in: f)
+            finalNorm = try layerNorm(names.outputNorm)
+        }
     }
 
     public let config: Data2VecAudioConfig
@@ -81,25 +100,8 @@ public final class Data2VecAudio: Sendable {
         self.weights = weights
         let h = config.hiddenSize
 
-        // In int8 the feature extractor's convolutions run quantised, but for the first: it reads
-        // the waveform 10 samples a window (0.2 % of the products, nothing to gain). The
-        // positional convolutions (48-wide groups) stay float32 too: int8 measured no faster.
-        var convLayers: [ConvLayer] = []
-        var inChannels = 1
-        for (i, out) in config.convDim.enumerated() {
-            let p = "\(prefix)feature_extractor.conv_layers.\(i)"
-            convLayers.append(ConvLayer(
-                kernel: Conv1d.Kernel(try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]]),
-                                      bias: config.convBias ? try weights.weight("\(p).conv.bias", shape: [out]) : nil,
-                                      quantisable: i > 0),
-                normWeight: try weights.weight("\(p).layer_norm.weight", shape: [out]),
-                normBias: try weights.weight("\(p).layer_norm.bias", shape: [out]),
-                stride: config.convStride[i]))
-            inChannels = out
-        }
-        self.convLayers = convLayers
-
-        let features = inChannels
+        convLayers = try Self.featureExtractor(config, weights: weights, prefix: prefix)
+        let features = config.convDim.last!
         projectionNormWeight = try weights.weight("\(prefix)feature_projection.layer_norm.weight", shape: [features])
         projectionNormBias = try weights.weight("\(prefix)feature_projection.layer_norm.bias", shape: [features])
         projection = try Linear(weights, "\(prefix)feature_projection.projection", out: h, in: features, quantisable: true)
@@ -114,24 +116,8 @@ public final class Data2VecAudio: Sendable {
         encoderNormWeight = try weights.weight("\(prefix)encoder.layer_norm.weight", shape: [h])
         encoderNormBias = try weights.weight("\(prefix)encoder.layer_norm.bias", shape: [h])
 
-        let f = config.intermediateSize
         layers = try (0..<config.numHiddenLayers).map { i in
-            let p = "\(prefix)encoder.layers.\(i)"
-            func norm(_ name: String) throws -> LayerNorm {
-                try LayerNorm(weights, "\(p).\(name)", width: h, eps: config.layerNormEps)
-            }
-            func dense(_ name: String, out: Int, in inDim: Int, activation: Activation = .none) throws -> Linear {
-                try Linear(weights, "\(p).\(name)", out: out, in: inDim, activation: activation, quantisable: true)
-            }
-            let names = Architecture.PostNormLayerNames.data2Vec
-            return EncoderLayer(
-                queryKeyValue: try Linear(weights, stacking: names.queryKeyValue.map { "\(p).\($0)" },
-                                          out: h, in: h, quantisable: true),
-                out: try dense(names.attentionOutput, out: h, in: h),
-                norm: try norm(names.attentionNorm),
-                intermediate: try dense(names.intermediate, out: f, in: h, activation: .gelu),
-                output: try dense(names.output, out: h, in: f),
-                finalNorm: try norm(names.outputNorm))
+            try EncoderLayer(config, weights: weights, prefix: "\(prefix)encoder.layers.\(i)")
         }
 
         var minimum = 1
@@ -139,6 +125,25 @@ public final class Data2VecAudio: Sendable {
             minimum = (minimum - 1) * stride + kernel
         }
         minimumSamples = minimum
+    }
+
+    /// The conv feature extractor's layers. In int8 they run quantised, but for the first: it
+    /// reads the waveform 10 samples a window (0.2 % of the products, nothing to gain). (The
+    /// positional convolutions, 48-wide groups, stay float32 too: int8 measured no faster.)
+    private static func featureExtractor(_ config: Data2VecAudioConfig, weights: any WeightSource,
+                                         prefix: String) throws -> [ConvLayer] {
+        var inChannels = 1
+        return try config.convDim.enumerated().map { i, out in
+            let p = "\(prefix)feature_extractor.conv_layers.\(i)"
+            defer { inChannels = out }
+            return ConvLayer(
+                kernel: Conv1d.Kernel(try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]]),
+                                      bias: config.convBias ? try weights.weight("\(p).conv.bias", shape: [out]) : nil,
+                                      quantisable: i > 0),
+                normWeight: try weights.weight("\(p).layer_norm.weight", shape: [out]),
+                normBias: try weights.weight("\(p).layer_norm.bias", shape: [out]),
+                stride: config.convStride[i])
+        }
     }
 
     /// Refuses configs the network cannot run with, before any weight is looked at.
