@@ -4,8 +4,8 @@ import TelmeTensor
 /// `last_hidden_state` is the utterance embedding `h_a`, and `W` (`audio.W.*`) to class logits.
 public final class AudioStudent: Sendable {
     public let encoder: Data2VecAudio
-    let headWeight: WeightView
-    let headBias: WeightView
+    /// `W`: the classifier.
+    let head: Linear
 
     /// Fetches and shape-checks every weight of the audio student; throws if `model.audio` is nil.
     public init(model: ModelDescription, weights: any WeightSource) throws {
@@ -13,8 +13,7 @@ public final class AudioStudent: Sendable {
         let prefix = Architecture.audioPrefix
         encoder = try Data2VecAudio(config: audio.encoder, weights: weights, prefix: prefix + "model.")
         let classes = model.labels.count
-        headWeight = try weights.weight(prefix + "W.weight", shape: [classes, audio.encoder.hiddenSize])
-        headBias = try weights.weight(prefix + "W.bias", shape: [classes])
+        head = try Linear(weights, prefix + "W", out: classes, in: audio.encoder.hiddenSize)
     }
 
     /// The fewest samples a clip needs (the conv feature extractor's receptive field).
@@ -28,6 +27,6 @@ public final class AudioStudent: Sendable {
     public func callAsFunction(_ audio: Tensor) throws -> (hidden: Tensor, logits: Tensor) {
         let first = try encoder(audio, firstFrameOnly: true)
         let hidden = first.reshaped([first.shape[0], first.shape[2]])
-        return (hidden, Ops.linear(hidden, weight: headWeight, bias: headBias))
+        return (hidden, head(hidden))
     }
 }

@@ -37,20 +37,13 @@ public final class Fusion {
     /// Keeps the memory of every `WeightView` below alive.
     private let source: any WeightSource
 
-    private let inProjWeight: WeightView
-    private let inProjBias: WeightView
-    private let outProjWeight: WeightView
-    private let outProjBias: WeightView
-    private let wHavWeight: WeightView
-    private let wHavBias: WeightView
-    private let wAvWeight: WeightView
-    private let wAvBias: WeightView
-    private let normWeight: WeightView
-    private let normBias: WeightView
-    private let avNormWeight: WeightView
-    private let avNormBias: WeightView
-    private let headWeight: WeightView
-    private let headBias: WeightView
+    /// MultiheadAttention's packed q/k/v projection and its output projection.
+    private let inProjection, outProjection: Linear
+    /// `W_hav` (the gate over `[av, h_t]`) and `W_av` (the shift).
+    private let gate, shift: Linear
+    private let norm, avNorm: LayerNorm
+    /// `W`: the classifier.
+    private let classifier: Linear
 
     /// Width of `nv`, the concatenated student embeddings.
     public var avDim: Int { audioDim + videoDim }
@@ -71,23 +64,15 @@ public final class Fusion {
         guard config.numHeads > 0, av % config.numHeads == 0 else {
             throw FusionError.badHeads(heads: config.numHeads, width: av)
         }
-        func view(_ name: String, _ shape: [Int]) throws -> WeightView {
-            try weights.weight(Architecture.fusionPrefix + name, shape: shape)
-        }
-        inProjWeight = try view("multihead_attn.in_proj_weight", [3 * av, av])
-        inProjBias = try view("multihead_attn.in_proj_bias", [3 * av])
-        outProjWeight = try view("multihead_attn.out_proj.weight", [av, av])
-        outProjBias = try view("multihead_attn.out_proj.bias", [av])
-        wHavWeight = try view("W_hav.weight", [textDim, av + textDim])
-        wHavBias = try view("W_hav.bias", [textDim])
-        wAvWeight = try view("W_av.weight", [textDim, av])
-        wAvBias = try view("W_av.bias", [textDim])
-        normWeight = try view("LayerNorm.weight", [textDim])
-        normBias = try view("LayerNorm.bias", [textDim])
-        avNormWeight = try view("AV_LayerNorm.weight", [av])
-        avNormBias = try view("AV_LayerNorm.bias", [av])
-        headWeight = try view("W.weight", [classes, textDim])
-        headBias = try view("W.bias", [classes])
+        let prefix = Architecture.fusionPrefix, eps = config.layerNormEps
+        inProjection = try Linear(weight: weights.weight(prefix + "multihead_attn.in_proj_weight", shape: [3 * av, av]),
+                                  bias: weights.weight(prefix + "multihead_attn.in_proj_bias", shape: [3 * av]))
+        outProjection = try Linear(weights, prefix + "multihead_attn.out_proj", out: av, in: av)
+        gate = try Linear(weights, prefix + "W_hav", out: textDim, in: av + textDim)
+        shift = try Linear(weights, prefix + "W_av", out: textDim, in: av)
+        norm = try LayerNorm(weights, prefix + "LayerNorm", width: textDim, eps: eps)
+        avNorm = try LayerNorm(weights, prefix + "AV_LayerNorm", width: av, eps: eps)
+        classifier = try Linear(weights, prefix + "W", out: classes, in: textDim)
     }
 
     /// Throws unless the inputs are `[B, textDim]`, `[B, audioDim]`, `[B, videoDim]` with one B
@@ -116,7 +101,7 @@ public final class Fusion {
 
     /// The classifier's logits `[B, classes]` of a fused representation.
     public func head(_ fused: Tensor) -> Tensor {
-        Ops.linear(fused, weight: headWeight, bias: headBias)
+        classifier(fused)
     }
 
     /// The fused representation `LayerNorm(h_t + alpha * h_m)` `[B, textDim]` that the
@@ -129,7 +114,7 @@ public final class Fusion {
         let (first, second) = order == .audioVideo ? (audio, video) : (video, audio)
         let avStates = attendedStudents(concatColumns(first, second), semantics: semantics)
         var fused = shifted(text, by: avStates)
-        Ops.layerNorm(&fused, weight: normWeight, bias: normBias, eps: Float(config.layerNormEps))
+        norm(&fused)
         return fused
     }
 
@@ -139,14 +124,14 @@ public final class Fusion {
     private func attendedStudents(_ nv: Tensor, semantics: Settings.BatchSemantics) -> Tensor {
         let batch = nv.shape[0]
         let av = avDim
-        let (q, k, v) = splitQKV(Ops.linear(nv, weight: inProjWeight, bias: inProjBias))
+        let (q, k, v) = splitQKV(inProjection(nv))
         let (sequences, length) = semantics == .independent ? (batch, 1) : (1, batch)
         let context = Ops.attention(q: q.reshaped([sequences, length, av]), k: k.reshaped([sequences, length, av]),
                                     v: v.reshaped([sequences, length, av]), batch: sequences,
                                     seqQ: length, seqK: length, heads: config.numHeads)
-        var avStates = Ops.linear(context.reshaped([batch, av]), weight: outProjWeight, bias: outProjBias)
+        var avStates = outProjection(context.reshaped([batch, av]))
         Ops.add(&avStates, nv)
-        Ops.layerNorm(&avStates, weight: avNormWeight, bias: avNormBias, eps: Float(config.layerNormEps))
+        avNorm(&avStates)
         return avStates
     }
 
@@ -178,8 +163,8 @@ public final class Fusion {
     /// `h_m = relu(W_hav(concat(av, h_t))) * W_av(av)`, scaled per row by
     /// `alpha = min(|h_t| / (|h_m| + 1e-6) * beta_shift, 1)` (an |h_m| of 0 counts as 1).
     private func shifted(_ text: Tensor, by avStates: Tensor) -> Tensor {
-        var gate = Ops.linear(concatColumns(avStates, text), weight: wHavWeight, bias: wHavBias)
-        let shift = Ops.linear(avStates, weight: wAvWeight, bias: wAvBias)
+        var gate = self.gate(concatColumns(avStates, text))
+        let shift = self.shift(avStates)
         var fused = text
         let batch = text.shape[0]
         let beta = Float(config.betaShift)

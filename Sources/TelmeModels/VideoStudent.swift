@@ -7,8 +7,8 @@ public final class VideoStudent {
     public let encoder: Timesformer
     /// Keeps the memory of `head` alive.
     private let source: any WeightSource
-    private let headWeight: WeightView
-    private let headBias: WeightView
+    /// `W`: the classifier.
+    let head: Linear
 
     /// Fetches and shape-checks every weight of the student. Throws if the model has no video
     /// student, if its config cannot run, or if a weight is missing or misshapen.
@@ -20,8 +20,7 @@ public final class VideoStudent {
                                   prefix: Architecture.videoPrefix + "model.")
         let h = config.encoder.hiddenSize
         let classes = model.labels.count
-        headWeight = try weights.weight(Architecture.videoPrefix + "W.weight", shape: [classes, h])
-        headBias = try weights.weight(Architecture.videoPrefix + "W.bias", shape: [classes])
+        head = try Linear(weights, Architecture.videoPrefix + "W", out: classes, in: h)
     }
 
     /// The clip shape the student takes for a batch of `batch` clips.
@@ -35,6 +34,6 @@ public final class VideoStudent {
     /// the logits `[batch, classes]`.
     public func callAsFunction(_ video: Tensor) -> (hidden: Tensor, logits: Tensor) {
         let hidden = encoder.cls(video)
-        return (hidden, Ops.linear(hidden, weight: headWeight, bias: headBias))
+        return (hidden, head(hidden))
     }
 }
