@@ -13,7 +13,7 @@ public final class AudioStudent: Sendable {
         let prefix = Architecture.audioPrefix
         encoder = try Data2VecAudio(config: audio.encoder, weights: weights, prefix: prefix + "model.")
         let classes = model.labels.count
-        head = try Linear(weights, prefix + "W", out: classes, in: audio.encoder.hiddenSize)
+        head = try Linear(weights, prefix + "W", out: classes, in: audio.encoder.hiddenSize, backend: headsBackend)
     }
 
     /// The fewest samples a clip needs (the conv feature extractor's receptive field).

@@ -64,15 +64,17 @@ public final class Fusion {
         guard config.numHeads > 0, av % config.numHeads == 0 else {
             throw FusionError.badHeads(heads: config.numHeads, width: av)
         }
-        let prefix = Architecture.fusionPrefix, eps = config.layerNormEps
+        // ASF's products run on OpenBLAS whatever the backend (`headsBackend`).
+        let prefix = Architecture.fusionPrefix, eps = config.layerNormEps, backend = headsBackend
         inProjection = try Linear(weight: weights.weight(prefix + "multihead_attn.in_proj_weight", shape: [3 * av, av]),
-                                  bias: weights.weight(prefix + "multihead_attn.in_proj_bias", shape: [3 * av]))
-        outProjection = try Linear(weights, prefix + "multihead_attn.out_proj", out: av, in: av)
-        gate = try Linear(weights, prefix + "W_hav", out: textDim, in: av + textDim)
-        shift = try Linear(weights, prefix + "W_av", out: textDim, in: av)
+                                  bias: weights.weight(prefix + "multihead_attn.in_proj_bias", shape: [3 * av]),
+                                  backend: backend)
+        outProjection = try Linear(weights, prefix + "multihead_attn.out_proj", out: av, in: av, backend: backend)
+        gate = try Linear(weights, prefix + "W_hav", out: textDim, in: av + textDim, backend: backend)
+        shift = try Linear(weights, prefix + "W_av", out: textDim, in: av, backend: backend)
         norm = try LayerNorm(weights, prefix + "LayerNorm", width: textDim, eps: eps)
         avNorm = try LayerNorm(weights, prefix + "AV_LayerNorm", width: av, eps: eps)
-        classifier = try Linear(weights, prefix + "W", out: classes, in: textDim)
+        classifier = try Linear(weights, prefix + "W", out: classes, in: textDim, backend: backend)
     }
 
     /// Throws unless the inputs are `[B, textDim]`, `[B, audioDim]`, `[B, videoDim]` with one B

@@ -34,3 +34,9 @@ public struct LoadedModel: @unchecked Sendable {
             : try building("the fusion") { try Fusion(model: description, weights: weights) }
     }
 }
+
+/// The backend of the students' classifiers and of ASF, whatever the one in force: products of
+/// a few rows (one per utterance), where oneDNN's packing gains nothing and builds a primitive
+/// per new row count. They have always run there, so records keep their bytes. (The teacher's
+/// `W` and classifier follow the backend in force, as they always have.)
+let headsBackend = Backend.openblas

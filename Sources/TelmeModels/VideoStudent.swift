@@ -20,7 +20,7 @@ public final class VideoStudent {
                                   prefix: Architecture.videoPrefix + "model.")
         let h = config.encoder.hiddenSize
         let classes = model.labels.count
-        head = try Linear(weights, Architecture.videoPrefix + "W", out: classes, in: h)
+        head = try Linear(weights, Architecture.videoPrefix + "W", out: classes, in: h, backend: headsBackend)
     }
 
     /// The clip shape the student takes for a batch of `batch` clips.

@@ -17,10 +17,10 @@ public struct Linear: Sendable {
 
     /// Fetches `<name>.weight` (`out x in`) and, when `bias`, `<name>.bias` (`out`), checking shapes.
     public init(_ weights: any WeightSource, _ name: String, out: Int, in inDim: Int, bias: Bool = true,
-                activation: Activation = .none, quantisable: Bool = false) throws {
+                activation: Activation = .none, quantisable: Bool = false, backend: Backend = Compute.backend) throws {
         self.init(weight: try weights.weight("\(name).weight", shape: [out, inDim]),
                   bias: bias ? try weights.weight("\(name).bias", shape: [out]) : nil, activation: activation,
-                  quantisable: quantisable)
+                  quantisable: quantisable, backend: backend)
         // oneDNN keeps its own packed copy: the file's pages of these weights can go.
         if packed != nil { weights.release(weight) }
     }
