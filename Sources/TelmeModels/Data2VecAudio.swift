@@ -40,8 +40,7 @@ public final class Data2VecAudio: Sendable {
     struct ConvLayer {
         /// The conv's weights and bias.
         var kernel: Conv1d.Kernel
-        var normWeight: WeightView
-        var normBias: WeightView
+        var norm: LayerNorm
         var stride: Int
     }
 
@@ -83,10 +82,10 @@ public final class Data2VecAudio: Sendable {
 
     let weights: any WeightSource
     let convLayers: [ConvLayer]
-    let projectionNormWeight, projectionNormBias: WeightView
+    let projectionNorm: LayerNorm
     let projection: Linear
     let positionLayers: [PositionLayer]
-    let encoderNormWeight, encoderNormBias: WeightView
+    let encoderNorm: LayerNorm
     let layers: [EncoderLayer]
 
     /// LayerNorms that HF builds with PyTorch's default eps, whatever `layer_norm_eps` says:
@@ -102,8 +101,8 @@ public final class Data2VecAudio: Sendable {
 
         convLayers = try Self.featureExtractor(config, weights: weights, prefix: prefix)
         let features = config.convDim.last!
-        projectionNormWeight = try weights.weight("\(prefix)feature_projection.layer_norm.weight", shape: [features])
-        projectionNormBias = try weights.weight("\(prefix)feature_projection.layer_norm.bias", shape: [features])
+        projectionNorm = try LayerNorm(weights, "\(prefix)feature_projection.layer_norm", width: features,
+                                       eps: config.layerNormEps)
         projection = try Linear(weights, "\(prefix)feature_projection.projection", out: h, in: features, quantisable: true)
 
         let groupWidth = h / config.numConvPosEmbeddingGroups
@@ -113,8 +112,7 @@ public final class Data2VecAudio: Sendable {
                 try weights.weight("\(p).weight", shape: [h, groupWidth, config.convPosKernelSize]),
                 bias: try weights.weight("\(p).bias", shape: [h]), groups: config.numConvPosEmbeddingGroups))
         }
-        encoderNormWeight = try weights.weight("\(prefix)encoder.layer_norm.weight", shape: [h])
-        encoderNormBias = try weights.weight("\(prefix)encoder.layer_norm.bias", shape: [h])
+        encoderNorm = try LayerNorm(weights, "\(prefix)encoder.layer_norm", width: h, eps: config.layerNormEps)
 
         layers = try (0..<config.numHiddenLayers).map { i in
             try EncoderLayer(config, weights: weights, prefix: "\(prefix)encoder.layers.\(i)")
@@ -132,16 +130,14 @@ public final class Data2VecAudio: Sendable {
     /// positional convolutions, 48-wide groups, stay float32 too: int8 measured no faster.)
     private static func featureExtractor(_ config: Data2VecAudioConfig, weights: any WeightSource,
                                          prefix: String) throws -> [ConvLayer] {
-        var inChannels = 1
-        return try config.convDim.enumerated().map { i, out in
+        try config.convDim.enumerated().map { i, out in
             let p = "\(prefix)feature_extractor.conv_layers.\(i)"
-            defer { inChannels = out }
+            let inChannels = i == 0 ? 1 : config.convDim[i - 1]
             return ConvLayer(
                 kernel: Conv1d.Kernel(try weights.weight("\(p).conv.weight", shape: [out, inChannels, config.convKernel[i]]),
                                       bias: config.convBias ? try weights.weight("\(p).conv.bias", shape: [out]) : nil,
                                       quantisable: i > 0),
-                normWeight: try weights.weight("\(p).layer_norm.weight", shape: [out]),
-                normBias: try weights.weight("\(p).layer_norm.bias", shape: [out]),
+                norm: try LayerNorm(weights, "\(p).layer_norm", width: out, eps: Double(defaultNormEps)),
                 stride: config.convStride[i])
         }
     }
@@ -210,7 +206,7 @@ public final class Data2VecAudio: Sendable {
             var x = Tensor(shape: [1, samples, 1], data: Array(audio.data[(b * samples)..<((b + 1) * samples)]))
             for layer in convLayers {
                 x = Conv1d.forward(x, kernel: layer.kernel, stride: layer.stride)
-                Ops.layerNorm(&x, weight: layer.normWeight, bias: layer.normBias, eps: Self.defaultNormEps)
+                layer.norm(&x)
                 Ops.gelu(&x)
             }
             if b == 0 {
@@ -221,12 +217,11 @@ public final class Data2VecAudio: Sendable {
         }
         var x = Tensor(shape: featureShape, data: features)
 
-        let eps = Float(config.layerNormEps)
-        Ops.layerNorm(&x, weight: projectionNormWeight, bias: projectionNormBias, eps: eps)
+        projectionNorm(&x)
         var hidden = projection(x)
 
         Ops.add(&hidden, positionEmbedding(hidden))
-        Ops.layerNorm(&hidden, weight: encoderNormWeight, bias: encoderNormBias, eps: eps)
+        encoderNorm(&hidden)
 
         for (i, layer) in layers.enumerated() {
             hidden = encoderLayer(layer, hidden, firstFrameOnly: firstFrameOnly && i == layers.count - 1)
